@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"github.com/toolgate/toolgate/internal/canonjson"
 	"strings"
 	"time"
 )
@@ -129,11 +129,11 @@ func (r *Receipt) Canonical() ([]byte, error) {
 	if c.Secrets == nil {
 		c.Secrets = map[string]string{}
 	}
-	raw, err := json.Marshal(&c)
+	b, err := canonjson.Marshal(&c)
 	if err != nil {
 		return nil, fmt.Errorf("receipt[%s]: %w", r.ID, err)
 	}
-	return CanonicalJSON(raw)
+	return b, nil
 }
 
 // Decode parses a receipt strictly: unknown fields are an error.
@@ -148,67 +148,6 @@ func Decode(b []byte) (*Receipt, error) {
 		return nil, errors.New("decode receipt: trailing data")
 	}
 	return &r, nil
-}
-
-// CanonicalJSON re-encodes a JSON document with object keys sorted and no insignificant whitespace. Numbers keep
-// their original text.
-func CanonicalJSON(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after JSON value")
-	}
-	var buf bytes.Buffer
-	if err := writeCanonical(&buf, v); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-func writeCanonical(buf *bytes.Buffer, v any) error {
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		buf.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			kb, _ := json.Marshal(k)
-			buf.Write(kb)
-			buf.WriteByte(':')
-			if err := writeCanonical(buf, x[k]); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte('}')
-	case []any:
-		buf.WriteByte('[')
-		for i, e := range x {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if err := writeCanonical(buf, e); err != nil {
-				return err
-			}
-		}
-		buf.WriteByte(']')
-	default:
-		b, err := json.Marshal(x)
-		if err != nil {
-			return err
-		}
-		buf.Write(b)
-	}
-	return nil
 }
 
 // Filter selects receipts in a listing. Zero fields select everything.
