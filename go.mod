@@ -1,6 +1,6 @@
 module github.com/toolgate/toolgate
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/andybalholm/brotli v1.1.0 // indirect
