@@ -1,9 +1,10 @@
 // Package plugins holds Toolgate's example and test tools, with their sources and build files:
 //
 //   - wat/: small hand-written modules (Extism ABI and WASI commands) that pin down one runtime behaviour each:
-//     echo, fail, trap, loop, grow, recurse, counter, http, abi_all, cmd_echo, cmd_exit, and the modules Load
-//     must refuse, badimport, badsig and importmem. The compiled .wasm is committed beside each .wat (regenerate
-//     with wat/gen.sh; a test checks they match) and embedded here, so tests get them with WAT(name).
+//     echo, fail, trap, loop, grow, recurse, counter, http, abi_all, cmd_echo, cmd_exit, cmd_env, and the
+//     modules Load must refuse, badimport, badsig and importmem. The compiled .wasm is committed beside each
+//     .wat (regenerate with wat/gen.sh; a test checks they match) and embedded here, so tests get them with
+//     WAT(name).
 //   - go/: a separate Go module of tools built with the Go toolchain: hello (an Extism tool on go-pdk) and wc
 //     (a WASI command). They are built, not committed: `bash plugins/build.sh` (or `make -C plugins`) writes
 //     plugins/build/<name>.wasm, and tests read them with pluginstest.Built.

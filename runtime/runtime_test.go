@@ -540,3 +540,34 @@ func TestNew_UnknownEngine(t *testing.T) {
 		t.Error("got nil, want an error for an unknown engine")
 	}
 }
+
+// TestRuntime_WASISandbox checks what a WASI command gets: only its program name as argument, no environment,
+// no preopened directory, and a fake clock and random source that make every run the same.
+func TestRuntime_WASISandbox(t *testing.T) {
+	digest := load(t, plugins.WAT("cmd_env"))
+	var outs [][]byte
+	for i := 0; i < 2; i++ {
+		res, err := testRT.Invoke(context.Background(), Call{Module: digest, Limits: small})
+		if err != nil || res.Status != receipts.StatusOK || len(res.Output) != 40 {
+			t.Fatalf("got %s %q %v (%d bytes), want ok with 40 bytes", res.Status, res.Error, err, len(res.Output))
+		}
+		outs = append(outs, res.Output)
+	}
+	b := outs[0]
+	u32 := func(off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
+	if argc, size := u32(0), u32(4); argc != 1 || size != uint32(len(commandArgv0)+1) {
+		t.Errorf("args: got %d (%d bytes), want 1 (%q)", argc, size, commandArgv0)
+	}
+	if envc, size := u32(8), u32(12); envc != 0 || size != 0 {
+		t.Errorf("environment: got %d variables (%d bytes), want none", envc, size)
+	}
+	if errno := u32(32); errno != 8 {
+		t.Errorf("fd_prestat_get(3): got errno %d, want 8 (EBADF: no preopened directory)", errno)
+	}
+	if now := time.Unix(0, int64(binary.LittleEndian.Uint64(b[16:]))); time.Since(now) < 24*time.Hour {
+		t.Errorf("clock: got %s, want a fake time, not now", now)
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Errorf("two runs differ: %x vs %x; want clock and random deterministic", outs[0], outs[1])
+	}
+}
