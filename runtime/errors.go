@@ -16,8 +16,8 @@ var (
 	// ErrUnknownABI: a Call named an ABI the runtime does not have, or left it empty for a module whose ABI
 	// cannot be inferred.
 	ErrUnknownABI = errors.New("unknown or ambiguous abi")
-	// ErrUnknownEntry: a Call's entry point is not a function the module exports.
-	ErrUnknownEntry = errors.New("entry point not exported")
+	// ErrUnknownEntry: a Call's entry point is not a function the module exports with the ABI's signature.
+	ErrUnknownEntry = errors.New("entry point not exported or not callable")
 	// ErrClosed: the Runtime was closed.
 	ErrClosed = errors.New("runtime closed")
 )

@@ -422,6 +422,48 @@ func CheckABI(m ModuleInfo, a ABI) error {
 	return nil
 }
 
+// CheckEntry reports whether entry ("" for the ABI's default) of the Loaded module digest can be called under
+// abi ("" for the inferred one): the ABI must fit the module (CheckABI) and the entry must be an exported
+// function of the ABI's signature — () -> i32 or () -> () for Extism, () -> () for a WASI command. The error
+// wraps ErrNotLoaded, ErrUnknownABI or ErrUnknownEntry. Invoke makes the same check.
+func (r *Runtime) CheckEntry(ctx context.Context, digest string, abi ABI, entry string) error {
+	m, err := r.loaded(ctx, digest)
+	if err != nil {
+		return err
+	}
+	if abi == "" {
+		abi = m.info.ABI
+	}
+	if err := CheckABI(m.info, abi); err != nil {
+		return err
+	}
+	if entry == "" {
+		entry = defaultEntry(abi)
+	}
+	return m.checkEntry(abi, entry)
+}
+
+func (m *module) checkEntry(abi ABI, entry string) error {
+	f, ok := m.compiled.ExportedFunctions()[entry]
+	if !ok {
+		return fmt.Errorf("module[%s] entry[%s]: %w", m.info.Digest, entry, ErrUnknownEntry)
+	}
+	results := f.ResultTypes()
+	okSig := len(f.ParamTypes()) == 0 && len(results) == 0
+	if abi == ABIExtism && len(f.ParamTypes()) == 0 && len(results) == 1 && results[0] == api.ValueTypeI32 {
+		okSig = true
+	}
+	if !okSig {
+		got := sigString(host.Signature{Params: f.ParamTypes(), Results: results})
+		want := "()->()"
+		if abi == ABIExtism {
+			want = "()->(i32)"
+		}
+		return fmt.Errorf("module[%s] entry[%s]: signature %s, want %s: %w", m.info.Digest, entry, got, want, ErrUnknownEntry)
+	}
+	return nil
+}
+
 // fillLimits returns l with its zero fields taken from d.
 func fillLimits(l, d Limits) Limits {
 	if l.Fuel == 0 {
@@ -488,8 +530,8 @@ func (r *Runtime) Invoke(ctx context.Context, c Call) (Result, error) {
 	if entry == "" {
 		entry = defaultEntry(abi)
 	}
-	if !slices.Contains(m.info.Exports, entry) {
-		return Result{}, fmt.Errorf("module[%s] entry[%s]: %w", c.Module, entry, ErrUnknownEntry)
+	if err := m.checkEntry(abi, entry); err != nil {
+		return Result{}, err
 	}
 	var ext extismModule
 	if abi == ABIExtism {

@@ -571,3 +571,36 @@ func TestRuntime_WASISandbox(t *testing.T) {
 		t.Errorf("two runs differ: %x vs %x; want clock and random deterministic", outs[0], outs[1])
 	}
 }
+
+func TestRuntime_CheckEntry(t *testing.T) {
+	ctx := context.Background()
+	ext := load(t, plugins.WAT("recurse"))  // exports run: () -> i32
+	cmd := load(t, plugins.WAT("cmd_echo")) // exports _start: () -> ()
+	tests := []struct {
+		name   string
+		digest string
+		abi    ABI
+		entry  string
+		want   error
+	}{
+		{"extism default entry", ext, "", "", nil},
+		{"extism run", ext, ABIExtism, "run", nil},
+		{"command default entry", cmd, "", "", nil},
+		{"command _start as extism", cmd, ABIExtism, "_start", nil},
+		{"missing", ext, "", "main", ErrUnknownEntry},
+		{"not loaded", Digest(nil), "", "", ErrNotLoaded},
+		{"bad abi", ext, "cgi", "", ErrUnknownABI},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := testRT.CheckEntry(ctx, tc.digest, tc.abi, tc.entry); !errors.Is(err, tc.want) {
+				t.Errorf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+	// An export with the wrong signature for the ABI: run returns i32, which a WASI command's entry may not.
+	if err := testRT.CheckEntry(ctx, load(t, plugins.WAT("trap")), ABIWASICommand, "run"); !errors.Is(err, ErrUnknownEntry) ||
+		!strings.Contains(err.Error(), "signature ()->(i32), want ()->()") {
+		t.Errorf("got %v, want ErrUnknownEntry naming the signature", err)
+	}
+}
