@@ -194,7 +194,7 @@ func TestRuntime_Invoke_WAT(t *testing.T) {
 }
 
 // built returns the Go plugin, or nil after skipping t.
-func built(t *testing.T, name string) []byte { return pluginstest.Built(t, name) }
+func built(t testing.TB, name string) []byte { return pluginstest.Built(t, name) }
 
 func TestRuntime_Invoke_GoHello(t *testing.T) {
 	hello := built(t, "hello")
