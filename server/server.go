@@ -1,0 +1,159 @@
+// Package server is Toolgate's HTTP API (v1) on Fiber: routing, authentication, error mapping and the flow of an
+// invoke from the registry through the runtime to a durable receipt. It is the only package that imports Fiber,
+// and no exported signature uses a Fiber type.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/registry"
+	"github.com/toolgate/toolgate/runtime"
+)
+
+// Response headers of an invoke.
+const (
+	HeaderReceipt  = "Toolgate-Receipt"
+	HeaderModule   = "Toolgate-Module"
+	HeaderVersion  = "Toolgate-Version"
+	HeaderFuelUsed = "Toolgate-Fuel-Used"
+)
+
+const localRequestID = "request_id"
+
+// Config wires a Server. Store, Keys, Receipts and Runtime are required.
+type Config struct {
+	Store    registry.Store
+	Keys     registry.KeyStore
+	Receipts receipts.Store
+	Runtime  *runtime.Runtime
+	// Policy holds the default and ceiling of every limit. Defaults to registry.DefaultPolicy().
+	Policy *registry.Policy
+	// MaxModuleBytes caps an uploaded module. Defaults to 32 MiB.
+	MaxModuleBytes int64
+	// Logger receives request failures and lifecycle events. Defaults to slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server serves the HTTP API. Make one with New.
+type Server struct {
+	app      *fiber.App
+	store    registry.Store
+	keys     registry.KeyStore
+	rcpts    receipts.Store
+	rt       *runtime.Runtime
+	policy   registry.Policy
+	maxMod   int64
+	log      *slog.Logger
+	now      func() time.Time
+	metrics  *metrics
+	docs     sync.Map // manifest digest → *registry.Document, parsed once
+	shutdown chan struct{}
+}
+
+// New validates cfg and builds the server's routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Receipts == nil || cfg.Runtime == nil {
+		return nil, errors.New("server: Store, Keys, Receipts and Runtime are required")
+	}
+	s := &Server{
+		store: cfg.Store, keys: cfg.Keys, rcpts: cfg.Receipts, rt: cfg.Runtime,
+		policy: registry.DefaultPolicy(), maxMod: 32 << 20, log: slog.Default(), now: time.Now,
+		metrics: newMetrics(), shutdown: make(chan struct{}),
+	}
+	if cfg.Policy != nil {
+		s.policy = *cfg.Policy
+	}
+	if cfg.MaxModuleBytes > 0 {
+		s.maxMod = cfg.MaxModuleBytes
+	}
+	if cfg.Logger != nil {
+		s.log = cfg.Logger
+	}
+	if cfg.Now != nil {
+		s.now = cfg.Now
+	}
+	bodyLimit := max(s.maxMod, int64(s.policy.Ceilings.MaxInputBytes), registry.MaxDocumentBytes) + 1
+	s.app = fiber.New(fiber.Config{
+		Immutable:             true, // handlers keep params and bodies beyond the request
+		BodyLimit:             int(bodyLimit),
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           time.Minute,
+		WriteTimeout:          10 * time.Minute,
+		IdleTimeout:           2 * time.Minute,
+	})
+	s.routes()
+	return s, nil
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Use(s.requestID)
+	a.Get("/healthz", s.healthz)
+	a.Get("/readyz", s.readyz)
+	a.Get("/metrics", s.metrics.handler())
+
+	v1 := a.Group("/v1", s.authenticate)
+	v1.Post("/modules", s.uploadModule)
+	v1.Get("/modules/:digest", s.getModule)
+	v1.Get("/modules/:digest/wasm", s.getModuleWasm)
+	v1.Get("/tools", s.listTools)
+	v1.Get("/tools/:name", s.getTool)
+	v1.Put("/tools/:name/versions/:version", s.publish)
+	v1.Get("/tools/:name/versions/:version", s.getVersion)
+	v1.Post("/tools/:name/pin", s.pin)
+	v1.Post("/tools/:name/rollback", s.rollback)
+	v1.Get("/tools/:name/history", s.history)
+	v1.Post("/tools/:name/invoke", s.invoke)
+	v1.Get("/receipts", s.listReceipts)
+	v1.Get("/receipts/:id", s.getReceipt)
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight, up to ctx's deadline.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.shutdown:
+	default:
+		close(s.shutdown)
+	}
+	return s.app.ShutdownWithContext(ctx)
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
+
+// readyz answers 200 when the stores answer and the server is not shutting down.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	select {
+	case <-s.shutdown:
+		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "shutting down")
+	default:
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.Tools(ctx); err != nil {
+		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "registry not ready")
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+var requestSeq atomic.Uint64
+
+func (s *Server) requestID(c *fiber.Ctx) error {
+	c.Locals(localRequestID, fmt.Sprintf("req_%x_%d", s.now().UnixNano(), requestSeq.Add(1)))
+	return c.Next()
+}
