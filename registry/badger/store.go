@@ -21,9 +21,10 @@
 //	r/<receipt id>                 receipt: its canonical JSON; ids sort by start time, a reverse scan is newest first
 //	rt/<tool>/<receipt id>         receipt index by tool (empty value)
 //	k/<key id>                     API key: registry.Key, JSON
+//	s/<secret name>                secret: registry.SealedSecret, JSON; the value is sealed before it gets here
 //
 // Reserved for later use, so that no current prefix collides with them: "i/" (idempotency records), "l/" (the
-// receipt log's entries and tree), "s/" (sealed secrets), "u/" (usage counters), "meta/" (schema version).
+// receipt log's entries and tree), "u/" (usage counters), "meta/" (schema version).
 package badger
 
 import (
