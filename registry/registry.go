@@ -309,6 +309,14 @@ type Key struct {
 	TokenHash []byte    `json:"token_hash"`
 	CreatedAt time.Time `json:"created_at"`
 	CreatedBy string    `json:"created_by"`
+	// Rate limits every request made with the key; nil: no limit.
+	Rate *Rate `json:"rate,omitempty"`
+	// FuelQuota caps the fuel of the key's calls per window; nil: no quota.
+	FuelQuota *FuelQuota `json:"fuel_quota,omitempty"`
+	// ExpiresAt is when the key stops authenticating; zero: never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Disabled keys do not authenticate until enabled again.
+	Disabled bool `json:"disabled,omitempty"`
 }
 
 // KeyStore keeps API keys. Writes are durable before they return.
@@ -321,4 +329,6 @@ type KeyStore interface {
 	Keys(ctx context.Context) ([]Key, error)
 	// DeleteKey removes a key, ErrNotFound if absent.
 	DeleteKey(ctx context.Context, id string) error
+	// UpdateKey replaces the stored key with k.ID by k, ErrNotFound if absent.
+	UpdateKey(ctx context.Context, k Key) error
 }

@@ -135,3 +135,33 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// UpdateKey replaces a stored key; registry.ErrNotFound if absent.
+func (s *Store) UpdateKey(ctx context.Context, k registry.Key) error {
+	end, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer end()
+	if err := checkKeyID(k.ID); err != nil {
+		return err
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	k.ExpiresAt = k.ExpiresAt.UTC()
+	val, err := json.Marshal(k)
+	if err != nil {
+		return fmt.Errorf("key[%s]: %w", k.ID, err)
+	}
+	err = s.update(ctx, func(txn *badgerdb.Txn) error {
+		if ok, err := exists(txn, keyKey(k.ID)); err != nil {
+			return err
+		} else if !ok {
+			return registry.ErrNotFound
+		}
+		return txn.Set(keyKey(k.ID), val)
+	})
+	if err != nil {
+		return fmt.Errorf("key[%s]: %w", k.ID, err)
+	}
+	return nil
+}

@@ -21,10 +21,12 @@
 //	r/<receipt id>                 receipt: its canonical JSON; ids sort by start time, a reverse scan is newest first
 //	rt/<tool>/<receipt id>         receipt index by tool (empty value)
 //	k/<key id>                     API key: registry.Key, JSON
+//	i/<sha256 hex of the key>      idempotency record: registry.IdempotencyRecord, JSON, with a Badger TTL
+//	u/<key id>/<tool>/<hour u64 BE> usage counters of one key on one tool in one hour (calls, fuel, cost), JSON
 //	s/<secret name>                secret: registry.SealedSecret, JSON; the value is sealed before it gets here
 //
-// Reserved for later use, so that no current prefix collides with them: "i/" (idempotency records), "l/" (the
-// receipt log's entries and tree), "u/" (usage counters), "meta/" (schema version).
+// Reserved for later use, so that no current prefix collides with them: "l/" (the receipt log's entries and
+// tree), "meta/" (schema version).
 package badger
 
 import (
@@ -124,6 +126,7 @@ type Store struct {
 	closed bool
 
 	toolLocks [lockStripes]sync.Mutex
+	usageMu   sync.Mutex // serializes usage counter updates, which contend on a few hot keys
 
 	appends   chan *appendReq
 	committer sync.WaitGroup

@@ -604,6 +604,7 @@ func testHammer(t *testing.T, s registry.Store) {
 // RunKeys runs the registry.KeyStore suite. open must return a new, empty store each time it is called.
 func RunKeys(t *testing.T, open func(t *testing.T) registry.KeyStore) {
 	t.Run("Keys", func(t *testing.T) { testKeys(t, open(t)) })
+	t.Run("UpdateKey", func(t *testing.T) { testUpdateKey(t, open(t)) })
 }
 
 func testKeys(t *testing.T, s registry.KeyStore) {
