@@ -1,0 +1,27 @@
+// Package fuel makes a WebAssembly module meter its own execution, so that every call runs against an exact,
+// deterministic compute budget on any engine.
+//
+// Instrument rewrites a module's bytes before it is compiled. It appends two exported globals, GlobalFuel (the
+// remaining fuel, a mutable i64 read as unsigned) and GlobalExhausted (a mutable i32 flag), and inserts an inline
+// charge at the start of every metered block, a run of code that executes all or nothing:
+//
+//	if global.get $toolgate_fuel <u COST { global.set $toolgate_fuel_exhausted 1; unreachable }
+//	global.set $toolgate_fuel (global.get $toolgate_fuel - COST)
+//
+// Operations whose work grows with an operand (memory.fill/copy/init, table.fill/copy/init, memory.grow,
+// table.grow) also pay for their size, in 64-bit arithmetic, before they run. No import, helper function or host
+// call is added: the hot path is a load, a compare and a store.
+//
+// A host drives it through the globals:
+//
+//   - Budget: after instantiation (with wazero, instantiate with WithStartFunctions() so _start or _initialize
+//     does not run yet) write the call's budget to GlobalFuel. A start section runs during instantiation, before
+//     the host can write anything; it runs against Options.InitialFuel.
+//   - Used: budget minus GlobalFuel after the call.
+//   - Out of fuel: the call trapped and GlobalExhausted is ExhaustedFuel (1). Any other trap (GlobalExhausted 0)
+//     is the guest's own; ExhaustedDepth (2) is a call deeper than Options.MaxCallDepth.
+//
+// The package has its own decoder and encoder for the binary format (Decode, Module.Encode): sections it does not
+// change are copied byte for byte, and its instruction scanner knows the immediates of every Wasm 2.0 operator.
+// The cost model lives in Costs; see DefaultCosts and docs/FUEL.md.
+package fuel

@@ -1,0 +1,421 @@
+package fuel
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Names of the globals that Instrument appends and exports.
+const (
+	// GlobalFuel is the exported mutable i64 global holding the remaining fuel, read as an unsigned number.
+	GlobalFuel = "toolgate_fuel"
+	// GlobalExhausted is the exported mutable i32 global that says why the guest trapped on purpose:
+	// ExhaustedFuel or ExhaustedDepth; it stays 0 for the guest's own traps.
+	GlobalExhausted = "toolgate_fuel_exhausted"
+)
+
+// Values of GlobalExhausted.
+const (
+	// ExhaustedFuel means a charge found less fuel than it needed: the call ran out of fuel.
+	ExhaustedFuel = 1
+	// ExhaustedDepth means a call went deeper than Options.MaxCallDepth.
+	ExhaustedDepth = 2
+)
+
+// Options configure Instrument. The zero value is usable but charges nothing; start from DefaultOptions.
+type Options struct {
+	// Costs is the cost model. Zero: every operator is free (only useful in tests).
+	Costs Costs
+	// InitialFuel is the initial value of GlobalFuel: the budget of the module's start function, which runs
+	// during instantiation before the host can set a budget. Defaults to 0: a start function that executes any
+	// costed operator traps with GlobalExhausted = ExhaustedFuel.
+	InitialFuel uint64
+	// MaxCallDepth, if not 0, bounds the call depth: a function entered with MaxCallDepth frames already active
+	// traps with GlobalExhausted = ExhaustedDepth. It makes unbounded recursion fail at the same depth on every
+	// engine (wazero's compiler otherwise grows its stack to 400 MB; its interpreter stops at 2,000 frames).
+	// Defaults to 0: no bound of its own.
+	MaxCallDepth uint32
+}
+
+// DefaultOptions returns DefaultCosts, no initial fuel, and a call depth bound of DefaultMaxCallDepth.
+func DefaultOptions() Options {
+	return Options{Costs: DefaultCosts(), MaxCallDepth: DefaultMaxCallDepth}
+}
+
+// DefaultMaxCallDepth is the call depth bound of DefaultOptions: deep enough for recursive parsers and Go's
+// runtime, shallow enough that wazero's compiler stays within a few megabytes of stack. (wazero's interpreter
+// stops at 2,000 frames on its own, with a stack overflow trap.)
+const DefaultMaxCallDepth = 10000
+
+// Stats describe one instrumentation.
+type Stats struct {
+	// Functions is the number of function bodies rewritten.
+	Functions int
+	// Charges is the number of static charges emitted (one per metered block).
+	Charges int
+	// DynamicCharges is the number of size-dependent charges emitted (bulk memory and table operations, grows).
+	DynamicCharges int
+	// MaxBlockCost is the largest static charge. When a call runs out of fuel, the remaining fuel is below the
+	// charge that failed: below MaxBlockCost unless a dynamic charge failed.
+	MaxBlockCost uint64
+	// InputBytes and OutputBytes are the module sizes before and after.
+	InputBytes, OutputBytes int
+}
+
+// Instrument rewrites a module so that it meters its own execution. It appends two exported globals: GlobalFuel
+// (mutable i64, initialised to opts.InitialFuel) and GlobalExhausted (mutable i32, 0); every function pre-pays
+// each metered block's cost from GlobalFuel, and when the fuel left is less than the charge it sets
+// GlobalExhausted to ExhaustedFuel and traps with unreachable. No import is added and no function is renumbered;
+// sections other than Global, Export and Code (and Type, only when MaxCallDepth needs a block type for a function
+// with several results) are copied byte for byte.
+//
+// The input need not be valid beyond its structure: a module a compiler would reject may be rewritten into a
+// module the compiler rejects too, but a valid module always becomes a valid module.
+func Instrument(wasm []byte, opts Options) ([]byte, Stats, error) {
+	return instrument(wasm, opts, planMetered)
+}
+
+func instrument(wasm []byte, opts Options, plan planFunc) ([]byte, Stats, error) {
+	st := Stats{InputBytes: len(wasm)}
+	if err := opts.Costs.validate(); err != nil {
+		return nil, st, err
+	}
+	m, err := decode(wasm)
+	if err != nil {
+		return nil, st, err
+	}
+	for _, e := range m.exports {
+		if e.Name == GlobalFuel || e.Name == GlobalExhausted {
+			return nil, st, &Error{Section: "export", Func: -1, Err: fmt.Errorf("%w: %q", ErrNameConflict, e.Name)}
+		}
+	}
+	w := rewriter{m: m, opts: &opts, plan: plan, st: &st}
+	w.fuel = m.importedGlobal + m.globals
+	w.exhausted = w.fuel + 1
+	w.depth = w.fuel + 2
+	if w.fuel > 1<<32-4 {
+		return nil, st, &Error{Section: "global", Func: -1, Err: fmt.Errorf("%w: %d globals", ErrLimit, w.fuel)}
+	}
+
+	replaced := map[byte][]byte{}
+	if sec := m.section(secCode); sec != nil {
+		code, err := w.code(sec)
+		if err != nil {
+			return nil, st, err
+		}
+		replaced[secCode] = code
+	}
+	replaced[secGlobal] = w.globalSection()
+	replaced[secExport] = w.exportSection()
+	if len(w.newTypes) > 0 {
+		replaced[secType] = w.typeSection()
+	}
+
+	out := make([]byte, 0, len(wasm)+len(wasm)/2+64)
+	out = append(out, wasmHeader...)
+	emit := func(id byte) {
+		out = append(out, id)
+		out = appendU32(out, uint32(len(replaced[id])))
+		out = append(out, replaced[id]...)
+		delete(replaced, id)
+	}
+	for i := range m.Sections {
+		s := &m.Sections[i]
+		if s.ID != secCustom {
+			// Sections the module lacks go before the first section that must follow them.
+			for _, id := range []byte{secType, secGlobal, secExport} {
+				if _, ok := replaced[id]; ok && m.section(id) == nil && sectionOrder[id] < sectionOrder[s.ID] {
+					emit(id)
+				}
+			}
+		}
+		if _, ok := replaced[s.ID]; ok && s.ID != secCustom {
+			emit(s.ID)
+			continue
+		}
+		out = append(out, s.Raw...)
+	}
+	for _, id := range []byte{secType, secGlobal, secExport} {
+		if _, ok := replaced[id]; ok {
+			emit(id)
+		}
+	}
+	st.OutputBytes = len(out)
+	return out, st, nil
+}
+
+// rewriter holds the state of one Instrument call.
+type rewriter struct {
+	m    *Module
+	opts *Options
+	plan planFunc
+	st   *Stats
+
+	fuel, exhausted, depth uint32 // indices of the appended globals
+	newTypes               []funcType
+	sc                     scanner
+	pl                     planner
+	buf                    []byte
+}
+
+func (w *rewriter) globalSection() []byte {
+	var b []byte
+	var old []byte
+	if s := w.m.section(secGlobal); s != nil {
+		r := reader{b: s.Payload()}
+		_, _ = r.u32()
+		old = r.b[r.off:]
+	}
+	n := w.m.globals + 2
+	if w.opts.MaxCallDepth != 0 {
+		n++
+	}
+	b = appendU32(b, n)
+	b = append(b, old...)
+	b = append(b, valI64, 1, opI64Const)
+	b = appendS64(b, int64(w.opts.InitialFuel))
+	b = append(b, opEnd)
+	b = append(b, valI32, 1, opI32Const, 0, opEnd)
+	if w.opts.MaxCallDepth != 0 {
+		b = append(b, valI32, 1, opI32Const, 0, opEnd)
+	}
+	return b
+}
+
+func (w *rewriter) exportSection() []byte {
+	var b []byte
+	var old []byte
+	if s := w.m.section(secExport); s != nil {
+		r := reader{b: s.Payload()}
+		_, _ = r.u32()
+		old = r.b[r.off:]
+	}
+	b = appendU32(b, uint32(len(w.m.exports)+2))
+	b = append(b, old...)
+	for _, g := range []struct {
+		name string
+		idx  uint32
+	}{{GlobalFuel, w.fuel}, {GlobalExhausted, w.exhausted}} {
+		b = appendU32(b, uint32(len(g.name)))
+		b = append(b, g.name...)
+		b = append(b, kindGlobal)
+		b = appendU32(b, g.idx)
+	}
+	return b
+}
+
+func (w *rewriter) typeSection() []byte {
+	s := w.m.section(secType)
+	r := reader{b: s.Payload()}
+	_, _ = r.u32()
+	b := appendU32(nil, uint32(len(w.m.types)+len(w.newTypes)))
+	b = append(b, r.b[r.off:]...)
+	for _, t := range w.newTypes {
+		b = append(b, 0x60, 0)
+		b = appendU32(b, uint32(len(t.results)))
+		b = append(b, t.results...)
+	}
+	return b
+}
+
+// resultBlockType returns the block type of a block producing the function type's results, adding a type
+// [] -> results when the module has none.
+func (w *rewriter) resultBlockType(b []byte, t funcType) []byte {
+	switch len(t.results) {
+	case 0:
+		return append(b, blockTypeEmpty)
+	case 1:
+		return append(b, t.results[0])
+	}
+	for i, u := range w.m.types {
+		if u.params == 0 && bytes.Equal(u.results, t.results) {
+			return appendS64(b, int64(i))
+		}
+	}
+	for i, u := range w.newTypes {
+		if bytes.Equal(u.results, t.results) {
+			return appendS64(b, int64(len(w.m.types)+i))
+		}
+	}
+	w.newTypes = append(w.newTypes, funcType{results: t.results})
+	return appendS64(b, int64(len(w.m.types)+len(w.newTypes)-1))
+}
+
+func (w *rewriter) code(sec *Section) ([]byte, error) {
+	payload := sec.Payload()
+	base := sec.Offset + sec.payload
+	out := make([]byte, 0, len(payload)+len(payload)/2+16)
+	out = appendU32(out, uint32(len(w.m.bodies)))
+	for i := range w.m.bodies {
+		body, err := w.function(i, payload, base)
+		if err != nil {
+			return nil, wrapErr(err, "code", i)
+		}
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	return out, nil
+}
+
+// dynamicRate returns the rate of a size-dependent instruction, or a zero Rate.
+func (c *Costs) dynamicRate(k kind) Rate {
+	switch k {
+	case kMemBulk:
+		return c.MemoryBytes
+	case kMemGrow:
+		return c.MemoryPages
+	case kTableBulk, kTableGrow:
+		return c.TableElements
+	}
+	return Rate{}
+}
+
+// function rewrites body i and returns its new bytes (locals and expression, without the size).
+func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
+	bd := &w.m.bodies[i]
+	costs := &w.opts.Costs
+	r := reader{b: payload[bd.exprStart:bd.end], base: base + bd.exprStart}
+	if err := w.sc.scan(&r, costs, w.m); err != nil {
+		return nil, err
+	}
+	ins := w.sc.instrs
+	charges := w.plan(&w.pl, ins, w.sc.labels, uint64(costs.FunctionEntry))
+
+	dynamic := false
+	for j := range ins {
+		if !ins[j].dead && costs.dynamicRate(ins[j].kind).Units != 0 {
+			dynamic = true
+			break
+		}
+	}
+	ft := w.m.types[w.m.funcTypes[i]]
+	n32 := ft.params + uint32(bd.locals) // scratch locals, after the declared ones
+	n64 := n32 + 1
+
+	b := w.buf[:0]
+	if dynamic {
+		lr := reader{b: payload[bd.start:bd.exprStart]}
+		_, _ = lr.u32()
+		b = appendU32(b, uint32(bd.localDecl+2))
+		b = append(b, lr.b[lr.off:]...)
+		b = append(b, 1, valI32, 1, valI64)
+	} else {
+		b = append(b, payload[bd.start:bd.exprStart]...)
+	}
+
+	expr := payload[bd.exprStart:bd.end]
+	depth := w.opts.MaxCallDepth != 0
+	if depth {
+		b = w.depthPrologue(b)
+		b = append(b, opBlock)
+		b = w.resultBlockType(b, ft)
+	}
+	nesting := 0 // open control blocks inside the function, for rewriting return under MaxCallDepth
+	ci := 0
+	for j := range ins {
+		in := &ins[j]
+		for ci < len(charges) && charges[ci].at == j {
+			b = w.staticCharge(b, charges[ci].cost)
+			ci++
+		}
+		if rate := costs.dynamicRate(in.kind); rate.Units != 0 && !in.dead {
+			b = w.dynamicCharge(b, rate, n32, n64)
+			w.st.DynamicCharges++
+		}
+		switch {
+		case in.kind == kBlock || in.kind == kLoop || in.kind == kIf:
+			nesting++
+		case in.kind == kEnd:
+			nesting--
+		}
+		switch {
+		case depth && in.kind == kReturn:
+			b = append(b, opBr) // to the wrapper block, whose end pops the depth
+			b = appendU32(b, uint32(nesting))
+		case depth && j == len(ins)-1:
+			b = append(b, opEnd, opGlobalGet)
+			b = appendU32(b, w.depth)
+			b = append(b, opI32Const, 1, opI32Sub, opGlobalSet)
+			b = appendU32(b, w.depth)
+			b = append(b, opEnd)
+		default:
+			b = append(b, expr[in.pos:in.end]...)
+		}
+	}
+	w.st.Functions++
+	w.buf = b
+	return b, nil
+}
+
+// staticCharge emits: if fuel < cost { exhausted = 1; unreachable }; fuel -= cost.
+func (w *rewriter) staticCharge(b []byte, cost uint64) []byte {
+	w.st.Charges++
+	if cost > w.st.MaxBlockCost {
+		w.st.MaxBlockCost = cost
+	}
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.fuel)
+	b = append(b, opI64Const)
+	b = appendS64(b, int64(cost))
+	b = append(b, opI64LtU)
+	b = w.trap(b, ExhaustedFuel)
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.fuel)
+	b = append(b, opI64Const)
+	b = appendS64(b, int64(cost))
+	b = append(b, opI64Sub, opGlobalSet)
+	return appendU32(b, w.fuel)
+}
+
+// dynamicCharge emits, with the i32 size operand n on top of the stack (and left there):
+// c = (u64(n) * Units) >> log2(Per); if fuel < c { exhausted = 1; unreachable }; fuel -= c.
+func (w *rewriter) dynamicCharge(b []byte, rate Rate, n32, n64 uint32) []byte {
+	b = append(b, opLocalTee)
+	b = appendU32(b, n32)
+	b = append(b, opLocalGet)
+	b = appendU32(b, n32)
+	b = append(b, opI64ExtendU)
+	if rate.Units != 1 {
+		b = append(b, opI64Const)
+		b = appendS64(b, int64(rate.Units))
+		b = append(b, opI64Mul)
+	}
+	if s := rate.shift(); s != 0 {
+		b = append(b, opI64Const)
+		b = appendS64(b, int64(s))
+		b = append(b, opI64ShrU)
+	}
+	b = append(b, opLocalTee)
+	b = appendU32(b, n64)
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.fuel)
+	b = append(b, opI64GtU)
+	b = w.trap(b, ExhaustedFuel)
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.fuel)
+	b = append(b, opLocalGet)
+	b = appendU32(b, n64)
+	b = append(b, opI64Sub, opGlobalSet)
+	return appendU32(b, w.fuel)
+}
+
+// trap emits: if (i32 on stack) { exhausted = why; unreachable }.
+func (w *rewriter) trap(b []byte, why byte) []byte {
+	b = append(b, opIf, blockTypeEmpty, opI32Const, why, opGlobalSet)
+	b = appendU32(b, w.exhausted)
+	return append(b, opUnreachable, opEnd)
+}
+
+// depthPrologue emits: if depth >= max { exhausted = 2; unreachable }; depth++.
+func (w *rewriter) depthPrologue(b []byte) []byte {
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.depth)
+	b = append(b, opI32Const)
+	b = appendS64(b, int64(int32(w.opts.MaxCallDepth)))
+	b = append(b, opI32GeU)
+	b = w.trap(b, ExhaustedDepth)
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.depth)
+	b = append(b, opI32Const, 1, opI32Add, opGlobalSet)
+	return appendU32(b, w.depth)
+}

@@ -1,0 +1,22 @@
+;; reftypes: ref.null, ref.is_null, ref.func, table.get/set/grow/size/fill/copy/init, select t, elem.drop.
+(module
+  (type $v (func (result i32)))
+  (table $t 4 funcref)
+  (table $u 2 externref)
+  (elem $e func $one $two)
+  (elem declare func $one)
+  (func $one (result i32) (i32.const 1))
+  (func $two (result i32) (i32.const 2))
+  (func (export "run") (result i32)
+    (local $r funcref)
+    (table.init $t $e (i32.const 0) (i32.const 0) (i32.const 2))
+    (elem.drop $e)
+    (table.copy $t $t (i32.const 2) (i32.const 0) (i32.const 2))
+    (drop (table.grow $t (ref.null func) (i32.const 3)))
+    (table.fill $t (i32.const 5) (ref.func $one) (i32.const 2))
+    (table.set $t (i32.const 4) (table.get $t (i32.const 1)))
+    (local.set $r (select (result funcref) (ref.func $two) (ref.null func) (i32.const 1)))
+    (i32.add
+      (i32.add (table.size $t) (ref.is_null (local.get $r)))
+      (i32.add (ref.is_null (table.get $u (i32.const 0)))
+        (i32.add (call_indirect $t (type $v) (i32.const 4)) (call_indirect $t (type $v) (i32.const 6)))))))
