@@ -68,6 +68,10 @@ type Config struct {
 	// MaxLogLines is how many guest log lines a Result keeps (all are counted). Defaults to
 	// host.DefaultMaxLogLines.
 	MaxLogLines int
+	// Door is the network door every call's outbound HTTP goes through (each call opens its own
+	// host.CallDoor with Door.NewCall(Call.Policy, Call.Secrets, deadline)). Defaults to nil: every outbound
+	// request is denied. The extism-sdk engine denies them in any case (it can only use http.DefaultClient).
+	Door *host.Door
 }
 
 // ModuleInfo describes a loaded module.
@@ -96,6 +100,12 @@ type Call struct {
 	Input  []byte            // Extism input, or a WASI command's stdin
 	Config map[string]string // Extism config values (config_get)
 	Limits Limits
+	// Policy is what the call may reach through the network door: its version's grants and its network caps
+	// (Policy.MaxRequests is the version's max_http_requests as is, 0 = none). Defaults to the zero Policy:
+	// nothing.
+	Policy host.Policy
+	// Secrets gives the door the values of the secrets Policy grants. Defaults to nil: none.
+	Secrets host.SecretSource
 }
 
 // LogLine is one guest log line.
