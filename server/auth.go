@@ -77,6 +77,9 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if subtle.ConstantTimeCompare(got[:], want) != 1 || key.ID == "" {
 		return apiErr(http.StatusUnauthorized, CodeUnauthorized, "invalid token")
 	}
+	if st := key.State(s.now()); st != registry.KeyActive {
+		return apiErr(http.StatusUnauthorized, CodeUnauthorized, "key is "+st)
+	}
 	c.Locals(localPrincipal, key)
 	return c.Next()
 }

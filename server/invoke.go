@@ -101,6 +101,7 @@ func (s *Server) invoke(c *fiber.Ctx) error {
 	if res.Status != receipts.StatusOK {
 		r.Output = receipts.BlobOf(nil) // a failed call returns no output
 	}
+	s.meter(c, r)
 	// A 200 means the receipt is durable: append before answering, with its own deadline so a client that hung
 	// up does not leave a call without its receipt.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -263,6 +263,7 @@ func (s *Server) listTools(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	tools = inScope(keyOf(c), tools)
 	if tools == nil {
 		tools = []registry.Tool{}
 	}

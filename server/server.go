@@ -44,6 +44,18 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+
+	// Idempotency keeps Idempotency-Key records. Defaults to Store, which must then implement it.
+	Idempotency registry.IdempotencyStore
+	// IdempotencyTTL is how long a call's response is kept for replay. Defaults to DefaultIdempotencyTTL (24h).
+	IdempotencyTTL time.Duration
+	// Usage keeps per key and tool usage counters. Defaults to Store, which must then implement it.
+	Usage registry.UsageStore
+	// ToolLimits are per-tool rate limits and concurrency caps; the first whose glob matches a tool applies.
+	// Defaults to none.
+	ToolLimits []ToolLimit
+	// Prices make each receipt's cost. Defaults to zero prices: every call costs 0.
+	Prices Prices
 }
 
 // Server serves the HTTP API. Make one with New.
@@ -58,6 +70,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *metrics
+	gov      *governance
 	docs     sync.Map // manifest digest → *registry.Document, parsed once
 	shutdown chan struct{}
 }
@@ -84,6 +97,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now != nil {
 		s.now = cfg.Now
 	}
+	gov, err := newGovernance(cfg, s)
+	if err != nil {
+		return nil, err
+	}
+	s.gov = gov
 	bodyLimit := max(s.maxMod, int64(s.policy.Ceilings.MaxInputBytes), registry.MaxDocumentBytes) + 1
 	s.app = fiber.New(fiber.Config{
 		Immutable:             true, // handlers keep params and bodies beyond the request
@@ -105,7 +123,7 @@ func (s *Server) routes() {
 	a.Get("/readyz", s.readyz)
 	a.Get("/metrics", s.metrics.handler())
 
-	v1 := a.Group("/v1", s.authenticate)
+	v1 := a.Group("/v1", s.authenticate, s.authorize)
 	v1.Post("/modules", s.uploadModule)
 	v1.Get("/modules/:digest", s.getModule)
 	v1.Get("/modules/:digest/wasm", s.getModuleWasm)
@@ -116,9 +134,10 @@ func (s *Server) routes() {
 	v1.Post("/tools/:name/pin", s.pin)
 	v1.Post("/tools/:name/rollback", s.rollback)
 	v1.Get("/tools/:name/history", s.history)
-	v1.Post("/tools/:name/invoke", s.invoke)
+	v1.Post("/tools/:name/invoke", s.idempotent, s.admit, s.invoke)
 	v1.Get("/receipts", s.listReceipts)
 	v1.Get("/receipts/:id", s.getReceipt)
+	s.governanceRoutes(v1)
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -131,7 +150,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		close(s.shutdown)
 	}
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	return errors.Join(err, s.gov.close(ctx))
 }
 
 func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }

@@ -29,16 +29,18 @@ func checkIdemKey(key string) error {
 	return nil
 }
 
-// idemEntry encodes rec with a Badger TTL that outlives rec.ExpiresAt by at most a second (Badger's TTLs are
-// whole seconds); reads compare ExpiresAt itself, so a record ends exactly on time.
+// idemEntry encodes rec with a Badger expiry that outlives rec.ExpiresAt by at most a second (Badger expires
+// entries at whole Unix seconds); reads compare ExpiresAt itself, so a record ends exactly on time. rec.ExpiresAt
+// is on the caller's clock, which now reads: it is turned into a time on the wall clock that Badger reads.
 func idemEntry(rec registry.IdempotencyRecord, now time.Time) (*badgerdb.Entry, error) {
 	rec.CreatedAt, rec.ExpiresAt = rec.CreatedAt.UTC(), rec.ExpiresAt.UTC()
 	val, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
 	}
-	ttl := rec.ExpiresAt.Sub(now).Truncate(time.Second) + time.Second
-	return badgerdb.NewEntry(idemKey(rec.Key), val).WithTTL(ttl), nil
+	e := badgerdb.NewEntry(idemKey(rec.Key), val)
+	e.ExpiresAt = uint64(time.Now().Add(rec.ExpiresAt.Sub(now)).Unix()) + 1
+	return e, nil
 }
 
 // heldIdem reads the unexpired record of key in txn; found is false if there is none.
