@@ -193,7 +193,9 @@ func (a *Auditor) classify(r *Report) {
 }
 
 // prove checks each entry with its own inclusion proof: the store's tree is damaged, so its leaf hashes cannot be
-// trusted, but a proof that verifies against the signed root can.
+// trusted, but a proof that verifies against the signed root can. Where a leaf hash was forged to match a forged
+// entry, the original hash is gone from the store, so the proof of its sibling leaf fails too: the two cannot be
+// told apart, and both are reported.
 func (a *Auditor) prove(r *Report, prove ProveFunc) {
 	if prove == nil {
 		r.Problems = append(r.Problems, Problem{Index: -1, Kind: ProblemUnverifiable,
@@ -217,7 +219,8 @@ func (a *Auditor) prove(r *Report, prove ProveFunc) {
 		switch {
 		case errors.Is(err, ErrNotIncluded):
 			r.Problems = append(r.Problems, Problem{Index: i, ID: a.ids[i], Kind: ProblemModified,
-				Detail: "the entry is not the one the checkpoint signed at this index"})
+				Detail: "not provable against the checkpoint: this entry, or a tree hash its proof runs through " +
+					"(a neighbour's, when that was forged too), was changed"})
 		case err != nil:
 			r.Problems = append(r.Problems, Problem{Index: i, ID: a.ids[i], Kind: ProblemUnverifiable,
 				Detail: "no inclusion proof: " + err.Error()})

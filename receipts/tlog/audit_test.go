@@ -80,7 +80,7 @@ func TestAuditor(t *testing.T) {
 			es[14].Data = []byte(`{"forged":1}`)
 			es[14].Hash = RecordHash(es[14].Data)
 			return es
-		}, "proofs", []string{"14 modified"}, "not the one the checkpoint signed"},
+		}, "proofs", []string{"14 modified"}, "not provable against the checkpoint"},
 		{"truncated", func(es []Entry) []Entry { return es[:n-2] }, "proofs",
 			[]string{"21 deleted", "22 deleted"}, "no entry here"},
 	}

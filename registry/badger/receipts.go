@@ -25,9 +25,12 @@ const (
 	maxLimit     = 1000
 )
 
+// appendReq is one receipt or event (tool "") queued for the group committer, which sets index, the entry's leaf
+// index in the log, before answering on done.
 type appendReq struct {
 	id, tool string
 	val      []byte // canonical JSON
+	index    int64
 	done     chan error
 }
 
@@ -55,21 +58,26 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt) error {
 	if err != nil {
 		return err
 	}
+	req := &appendReq{id: r.ID, tool: r.Tool, val: val, done: make(chan error, 1)}
+	if err := s.enqueue(ctx, req); err != nil {
+		return fmt.Errorf("receipt[%s]: %w", r.ID, err)
+	}
+	return nil
+}
+
+// enqueue hands req to the group committer and waits for its commit.
+func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	end, err := s.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer end()
-	req := &appendReq{id: r.ID, tool: r.Tool, val: val, done: make(chan error, 1)}
 	select {
 	case s.appends <- req:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	if err := <-req.done; err != nil {
-		return fmt.Errorf("receipt[%s]: %w", r.ID, err)
-	}
-	return nil
+	return <-req.done
 }
 
 // commitLoop is the group committer: it runs until Close closes the queue, and writes every receipt queued
@@ -95,10 +103,10 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// commitBatch writes a batch of receipts, in as few transactions as Badger's size limit allows, and answers
-// each request.
+// commitBatch writes a batch of receipts and events, in as few transactions as Badger's size limit allows, and
+// answers each request. Each transaction also numbers its entries as the next leaves of the log (appendLeaves).
 func (s *Store) commitBatch(batch []*appendReq) {
-	// Duplicates are found in a snapshot: only this goroutine writes r/ keys, so the snapshot is current.
+	// Duplicates are found in a snapshot: only this goroutine writes r/ and l/ keys, so the snapshot is current.
 	accepted := batch[:0:0]
 	seen := make(map[string]bool, len(batch))
 	err := s.db.View(func(txn *badgerdb.Txn) error {
@@ -106,7 +114,7 @@ func (s *Store) commitBatch(batch []*appendReq) {
 			dup := seen[r.id]
 			if !dup {
 				var err error
-				if dup, err = exists(txn, receiptKey(r.id)); err != nil {
+				if dup, err = exists(txn, r.key()); err != nil {
 					return err
 				}
 			}
@@ -131,9 +139,9 @@ func (s *Store) commitBatch(batch []*appendReq) {
 	for len(accepted) > 0 {
 		var size int64
 		n := 0
+		next := s.logSize.Load()
 		for n < len(accepted) {
-			sz := entrySize(len("r/")+len(accepted[n].id), len(accepted[n].val), threshold) +
-				entrySize(len("rt/")+len(accepted[n].tool)+1+len(accepted[n].id), 0, threshold)
+			sz := entryCost(accepted[n], next+int64(n), threshold)
 			if n > 0 && size+sz > limit {
 				break
 			}
@@ -157,18 +165,29 @@ func entrySize(key, val int, threshold int64) int64 {
 	return int64(key) + 12 + 2 + 10
 }
 
+// writeChunk stores the chunk's records and log leaves in one synced transaction, and only then moves the tree
+// size that readers see.
 func (s *Store) writeChunk(chunk []*appendReq) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, r := range chunk {
-		if err := txn.Set(receiptKey(r.id), r.val); err != nil {
-			return err
-		}
-		if err := txn.Set(append(receiptToolPrefix(r.tool), r.id...), nil); err != nil {
+		if err := r.setRecord(txn); err != nil {
 			return err
 		}
 	}
-	return txn.Commit()
+	size, err := s.appendLeaves(txn, chunk)
+	if err != nil {
+		return err
+	}
+	if err := txn.Commit(); err != nil {
+		// The commit may or may not have reached the database: take the size from what it holds.
+		if lerr := s.loadLogSize(); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+		return err
+	}
+	s.logSize.Store(size)
+	return nil
 }
 
 // Get returns one receipt; receipts.ErrNotFound if absent.

@@ -24,9 +24,16 @@
 //	i/<sha256 hex of the key>      idempotency record: registry.IdempotencyRecord, JSON, with a Badger TTL
 //	u/<key id>/<tool>/<hour u64 BE> usage counters of one key on one tool in one hour (calls, fuel, cost), JSON
 //	s/<secret name>                secret: registry.SealedSecret, JSON; the value is sealed before it gets here
+//	l/size                         the receipt log's tree size (u64 BE)
+//	l/leaf/<index u64 BE>          log leaf: the id of the receipt or event at that index
+//	l/hash/<stored index u64 BE>   log tree hash (32 bytes), at x/mod/sumdb/tlog's StoredHashIndex
+//	l/index/<id>                   a receipt's or event's leaf index (u64 BE)
+//	l/event/<event id>             a registry or governance event (receipts.Event): its canonical JSON
 //
-// Reserved for later use, so that no current prefix collides with them: "l/" (the receipt log's entries and
-// tree), "meta/" (schema version).
+// A log leaf's bytes are its record's value: r/<id> for a receipt, l/event/<id> for an event. The group committer
+// writes a record, its leaf, hashes and the new tree size in one transaction (log.go).
+//
+// Reserved for later use, so that no current prefix collides with them: "meta/" (schema version).
 package badger
 
 import (
@@ -38,6 +45,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
@@ -130,6 +138,8 @@ type Store struct {
 
 	appends   chan *appendReq
 	committer sync.WaitGroup
+	// logSize is the receipt log's durable tree size: written by the committer after each commit, read by all.
+	logSize atomic.Int64
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -158,6 +168,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store dir[%s]: %w", dir, err)
 	}
 	s := &Store{db: db, threshold: threshold, appends: make(chan *appendReq, appendQueue)}
+	if err := s.loadLogSize(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store dir[%s]: %w", dir, err)
+	}
 	s.committer.Add(1)
 	go s.commitLoop()
 	return s, nil
