@@ -83,6 +83,7 @@ func (s *Server) invoke(c *fiber.Ctx) error {
 			MaxInputBytes: int64(lim.MaxInputBytes), MaxOutputBytes: int64(lim.MaxOutputBytes),
 			MaxHTTPRequests: int(lim.MaxHTTPRequests),
 		},
+		Policy: doorPolicy(doc), Secrets: s.callSecrets(),
 	}
 	ctx := c.UserContext()
 	started := s.now()

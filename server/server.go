@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/toolgate/toolgate/internal/seal"
 	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/registry"
 	"github.com/toolgate/toolgate/runtime"
@@ -56,6 +57,12 @@ type Config struct {
 	ToolLimits []ToolLimit
 	// Prices make each receipt's cost. Defaults to zero prices: every call costs 0.
 	Prices Prices
+
+	// Secrets keeps the sealed secrets. Defaults to Store if it implements registry.SecretStore.
+	Secrets registry.SecretStore
+	// MasterKey seals and opens secret values. Defaults to a random key held in memory only (for tests): secrets
+	// do not survive a restart. toolgate serve always passes one (TOOLGATE_MASTER_KEY or <data>/master.key).
+	MasterKey *seal.Master
 }
 
 // Server serves the HTTP API. Make one with New.
@@ -71,7 +78,8 @@ type Server struct {
 	now      func() time.Time
 	metrics  *metrics
 	gov      *governance
-	docs     sync.Map // manifest digest → *registry.Document, parsed once
+	secrets  *secretsDoor // nil: no secret store
+	docs     sync.Map     // manifest digest → *registry.Document, parsed once
 	shutdown chan struct{}
 }
 
@@ -102,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.gov = gov
+	s.secrets = newSecretsDoor(cfg, s)
 	bodyLimit := max(s.maxMod, int64(s.policy.Ceilings.MaxInputBytes), registry.MaxDocumentBytes) + 1
 	s.app = fiber.New(fiber.Config{
 		Immutable:             true, // handlers keep params and bodies beyond the request
@@ -138,6 +147,7 @@ func (s *Server) routes() {
 	v1.Get("/receipts", s.listReceipts)
 	v1.Get("/receipts/:id", s.getReceipt)
 	s.governanceRoutes(v1)
+	s.secretRoutes(v1)
 }
 
 // Serve accepts connections on ln until Shutdown.

@@ -84,6 +84,12 @@ func LoadMaster(dataDir, envKey, previous string) (m *Master, created bool, err 
 	return m, false, nil
 }
 
+// NewMaster returns a Master over fixed keys that live in memory only (tests, and a server configured without
+// a master key). It cannot be rotated.
+func NewMaster(current *Key, previous ...*Key) *Master {
+	return &Master{ring: NewKeyring(current, previous...)}
+}
+
 func readKeyFile(path string) (*Key, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
