@@ -24,36 +24,37 @@ type meteredBlock struct {
 }
 
 type ctlBlock struct {
-	// lowestFwd is the outermost control block (by stack index) that a forward branch from inside this one may
-	// reach. If it is below this block's own index, code after this block's end may be skipped.
+	// lowestFwd is the outermost control block (by stack index) that a branch from inside this one may target.
+	// If it is below this block's own index, code after this block's end may be skipped.
 	lowestFwd int
 	active    meteredBlock
-	isLoop    bool
 }
 
 // planMetered is the metered-block algorithm of paritytech's wasm-instrument gas_metering: a metered block
 // starts at the function entry, at each loop header, at the start of each if and else arm, after every branch,
 // and after the end of any block that a branch can leave early; a nested block with no such exit is merged into
-// its parent's metered block, so straight-line code through blocks pays once. Unlike the original, return is a
-// branch to the function's outermost label, so code after an enclosing block is never charged on a path that
-// returned before it. Charges in unreachable code are dropped.
+// its parent's metered block, so straight-line code through blocks pays once. Two differences from the
+// original, both found by the counting oracle: return is a branch to the function's outermost label, and a
+// branch back to a loop header counts like a forward branch to that loop's label; either way the code after the
+// ends of the blocks the branch leaves is never charged on a path that skipped it. Charges in unreachable code
+// are dropped.
 func planMetered(p *planner, ins []instr, labels []uint32, entry uint64) []charge {
 	p.stack = p.stack[:0]
 	p.out = p.out[:0]
-	p.begin(0, false)
+	p.begin(0)
 	p.stack[0].active.cost = entry
 	for i := range ins {
 		in := &ins[i]
 		switch in.kind {
 		case kBlock:
 			p.add(in.cost)
-			p.begin(p.top().active.start, false)
+			p.begin(p.top().active.start)
 		case kIf:
 			p.add(in.cost)
-			p.begin(i+1, false)
+			p.begin(i + 1)
 		case kLoop:
 			p.add(in.cost)
-			p.begin(i+1, true)
+			p.begin(i + 1)
 		case kElse:
 			p.finalizeMetered(i)
 		case kEnd:
@@ -101,8 +102,8 @@ func (p *planner) top() *ctlBlock { return &p.stack[len(p.stack)-1] }
 
 func (p *planner) add(cost uint32) { p.top().active.cost += uint64(cost) }
 
-func (p *planner) begin(start int, isLoop bool) {
-	p.stack = append(p.stack, ctlBlock{lowestFwd: len(p.stack), active: meteredBlock{start: start}, isLoop: isLoop})
+func (p *planner) begin(start int) {
+	p.stack = append(p.stack, ctlBlock{lowestFwd: len(p.stack), active: meteredBlock{start: start}})
 }
 
 // finalizeMetered closes the active metered block of the innermost control block at cursor: merged into the
@@ -145,11 +146,10 @@ func (p *planner) branch(cursor, target int) {
 	p.target(target)
 }
 
-// target records a branch to the control block at stack index t. Branches to a loop go backwards and skip
-// nothing after it.
+// target records a branch to the control block at stack index t. Forward (to a block's end) or backward (to a
+// loop's header), it skips the code after the end of every block nested inside t, and nothing after t's end.
 func (p *planner) target(t int) {
-	top := p.top()
-	if !p.stack[t].isLoop && t < top.lowestFwd {
+	if top := p.top(); t < top.lowestFwd {
 		top.lowestFwd = t
 	}
 }
