@@ -78,6 +78,9 @@ var permissions = []permission{
 	{"GET", "/v1/receipts/:id/proof", auditor, unscoped},
 	{"GET", "/v1/log/checkpoint", auditor, unscoped},
 	{"GET", "/v1/log/consistency", auditor, unscoped},
+	{"GET", "/v1/log/entries", auditor, unscoped},
+	{"GET", "/v1/log/proof", auditor, unscoped},
+	{"GET", "/v1/log/key", auditor, unscoped},
 	{"GET", "/v1/usage", auditor, unscoped},
 
 	// Secrets and keys: admin only.

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/registry"
 	"github.com/toolgate/toolgate/runtime"
 )
@@ -44,6 +46,10 @@ func (s *Server) uploadModule(c *fiber.Ctx) error {
 		return fmt.Errorf("store module[%s]: %w", info.Digest, err)
 	}
 	if created {
+		if err := s.recordEvent(c, receipts.EventModuleUploaded, "module:"+info.Digest, "",
+			map[string]string{"size": strconv.Itoa(len(wasm))}); err != nil {
+			return err
+		}
 		c.Status(http.StatusCreated)
 	}
 	return c.JSON(stored)
@@ -182,6 +188,15 @@ func (s *Server) publish(c *fiber.Ctx) error {
 		return storeErr(err, "module")
 	}
 	if res.Created {
+		if err := s.recordEvent(c, receipts.EventVersionPublished, "tool:"+name, "", map[string]string{
+			"version": version, "module": res.Record.Module, "manifest": res.Record.Manifest}); err != nil {
+			return err
+		}
+		if res.Pinned != nil {
+			if err := s.recordPinEvent(c, *res.Pinned); err != nil {
+				return err
+			}
+		}
 		c.Status(http.StatusCreated)
 	}
 	tool, err := s.store.Tool(ctx, name)
@@ -337,9 +352,15 @@ func (s *Server) pin(c *fiber.Ctx) error {
 	} else if _, err := registry.ParseSemver(version); err != nil {
 		return apiErr(http.StatusBadRequest, CodeInvalidVersion, "version "+err.Error())
 	}
-	ev, err := s.store.SetPin(ctx, name, version, principal(c), req.Reason, s.now().UTC())
+	at := s.now().UTC()
+	ev, err := s.store.SetPin(ctx, name, version, principal(c), req.Reason, at)
 	if err != nil {
 		return storeErr(err, "tool version")
+	}
+	if ev.At.Equal(at) { // not a no-op returning the standing pin's event
+		if err := s.recordPinEvent(c, ev); err != nil {
+			return err
+		}
 	}
 	return c.JSON(ev)
 }
@@ -383,6 +404,9 @@ func (s *Server) rollback(c *fiber.Ctx) error {
 	ev, err := s.store.Rollback(c.UserContext(), name, principal(c), req.Reason, s.now().UTC())
 	if err != nil {
 		return storeErr(err, "tool")
+	}
+	if err := s.recordPinEvent(c, ev); err != nil {
+		return err
 	}
 	return c.JSON(ev)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/toolgate/toolgate/internal/seal"
 	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/receipts/tlog"
 	"github.com/toolgate/toolgate/registry"
 	"github.com/toolgate/toolgate/runtime"
 )
@@ -45,6 +46,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Log numbers receipts and registry events into the signed Merkle log. Defaults to Receipts, which must then
+	// implement it (the Badger store does: its Append puts each receipt in the log).
+	Log tlog.Store
+	// LogSigner signs the log's checkpoints. Defaults to a key made for this process alone, which no auditor
+	// holds; `toolgate serve` passes the key kept in its data directory.
+	LogSigner *tlog.Signer
+	// NoReceipts drops every receipt and turns the log off. For benchmarks only, to measure what receipts cost:
+	// it breaks the promise that every call has a durable receipt. Defaults to false.
+	NoReceipts bool
 
 	// Idempotency keeps Idempotency-Key records. Defaults to Store, which must then implement it.
 	Idempotency registry.IdempotencyStore
@@ -77,6 +87,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *metrics
+	txlog    *txLog
 	gov      *governance
 	secrets  *secretsDoor // nil: no secret store
 	docs     sync.Map     // manifest digest → *registry.Document, parsed once
@@ -104,6 +115,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now != nil {
 		s.now = cfg.Now
+	}
+	var err error
+	if s.txlog, err = newTxLog(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.NoReceipts {
+		s.rcpts = discardReceipts{s.rcpts}
 	}
 	gov, err := newGovernance(cfg, s)
 	if err != nil {
@@ -146,6 +164,7 @@ func (s *Server) routes() {
 	v1.Post("/tools/:name/invoke", s.idempotent, s.admit, s.invoke)
 	v1.Get("/receipts", s.listReceipts)
 	v1.Get("/receipts/:id", s.getReceipt)
+	s.logRoutes(v1)
 	s.governanceRoutes(v1)
 	s.secretRoutes(v1)
 }
