@@ -45,7 +45,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().String("url", "http://127.0.0.1:8080", "server URL for client commands")
 	root.PersistentFlags().String("token", "", "API token for client commands (default: <data>/admin.token)")
 	root.AddCommand(newServe(), newRun(), newPush(), newInvoke(), newPin(), newRollback(), newHistory(),
-		newTools(), newReceipts(), newReceipt())
+		newTools(), newReceipts(), newReceipt(), newKeys(), newUsage())
 	return root
 }
 

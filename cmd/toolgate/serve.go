@@ -43,6 +43,7 @@ func newServe() *cobra.Command {
 	f.Uint64("max-input-bytes", def.Ceilings.MaxInputBytes, "largest input cap a version may set")
 	f.Uint64("default-max-output-bytes", def.Defaults.MaxOutputBytes, "output cap when a version sets none")
 	f.Uint64("max-output-bytes", def.Ceilings.MaxOutputBytes, "largest output cap a version may set")
+	addGovernanceFlags(f)
 	return cmd
 }
 
@@ -107,10 +108,14 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if created {
 		log.Info("created admin key", "token_file", filepath.Join(data, server.AdminTokenFile))
 	}
-	srv, err := server.New(server.Config{
+	cfg := server.Config{
 		Store: store, Keys: store, Receipts: store, Runtime: rt, Policy: &policy, MaxModuleBytes: maxMod,
 		Logger: log,
-	})
+	}
+	if err := governanceConfig(cmd, &cfg); err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
