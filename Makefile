@@ -15,11 +15,12 @@ build:
 run: build
 	./$(BIN) serve --addr $(ADDR) --data $(DATA)
 
-# Debian packages the tests need beyond Go (wabt, binaryen); a no-op when present.
+# What the tests and plugins need beyond Go (Debian: wabt, binaryen, clang, rustc; npm: AssemblyScript, Zig);
+# a no-op when present.
 toolchains:
 	bash scripts/install-toolchains.sh
 
-# Example and test tools built from source with Go alone (into plugins/build/, not committed).
+# Example and conformance tools built from source in every kit language (into plugins/build/, not committed).
 plugins:
 	bash plugins/build.sh
 

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Builds the Go example plugins into plugins/build/<name>.wasm (gitignored):
-#   hello.wasm  an Extism tool (go-pdk, -buildmode=c-shared)
-#   wc.wasm     a WASI command
-# Needs only Go (1.24+ for go:wasmexport) and the module proxy for go-pdk. Run from anywhere:
-#   bash plugins/build.sh      (or: make -C plugins)
+# Builds the example and conformance plugins from source into plugins/build/<name>.wasm (gitignored), one
+# language per script in plugins/scripts/: go, c (C and C++), rust, assemblyscript, zig, wat. With arguments,
+# only those languages:
+#   bash plugins/build.sh             (or: make plugins)
+#   bash plugins/build.sh rust c
+# Go needs only Go; the others need scripts/install-toolchains.sh. A missing toolchain skips that language,
+# except under CI=true, where it fails the build.
 set -euo pipefail
-root="$(cd "$(dirname "$0")" && pwd)"
-out="$root/build"
-mkdir -p "$out"
-cd "$root/go"
-export GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
-go build -trimpath -buildmode=c-shared -o "$out/hello.wasm" ./hello
-go build -trimpath -o "$out/wc.wasm" ./wc
-echo "built: $(cd "$out" && ls *.wasm | tr '\n' ' ')"
+here="$(cd "$(dirname "$0")" && pwd)"
+langs=("$@")
+[ ${#langs[@]} -gt 0 ] || langs=(go c rust assemblyscript zig wat)
+for l in "${langs[@]}"; do
+	start=${EPOCHREALTIME/./}
+	echo "plugins: $l" >&2
+	bash "$here/scripts/build-$l.sh"
+	ms=$(((${EPOCHREALTIME/./} - start) / 1000))
+	echo "plugins: $l done in $((ms / 1000)).$((ms % 1000 / 100))s" >&2
+done
