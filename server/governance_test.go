@@ -487,6 +487,35 @@ func TestKeys(t *testing.T) {
 	if r := h.do(h.admin, "GET", "/v1/tools", nil, nil); r.status != 401 {
 		t.Errorf("disabled bootstrap admin: got %d, want 401", r.status)
 	}
+
+	// Every key change is an event in the log, with its actor; none carries a token.
+	r = h.do(admin2, "GET", "/v1/log/entries?limit=1000", nil, nil)
+	var page struct{ Entries []struct{ Data []byte } }
+	if err := json.Unmarshal(r.body, &page); err != nil {
+		t.Fatalf("log entries: %d %s", r.status, r.body)
+	}
+	var events []string
+	for _, e := range page.Entries {
+		var ev struct{ Kind, Subject, Actor string }
+		if json.Unmarshal(e.Data, &ev) == nil && strings.HasPrefix(ev.Kind, "key_") {
+			events = append(events, ev.Kind+" "+ev.Subject+" by "+ev.Actor)
+		}
+		if bytes.Contains(e.Data, []byte(tok[20:])) {
+			t.Errorf("log entry %s holds a token", e.Data)
+		}
+	}
+	admin2ID := strings.Split(admin2, "_")[1]
+	want := []string{
+		"key_created key:" + created.ID + " by key:" + adminID,
+		"key_updated key:" + created.ID + " by key:" + adminID,
+		"key_updated key:" + created.ID + " by key:" + adminID,
+		"key_deleted key:" + created.ID + " by key:" + adminID,
+		"key_created key:" + admin2ID + " by key:" + adminID,
+		"key_updated key:" + adminID + " by key:" + admin2ID,
+	}
+	if strings.Join(events, "\n") != strings.Join(want, "\n") {
+		t.Errorf("key events in the log:\n%s\nwant\n%s", strings.Join(events, "\n"), strings.Join(want, "\n"))
+	}
 }
 
 func retryAfterOf(t *testing.T, r resp) string {

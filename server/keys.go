@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/registry"
 )
 
@@ -130,6 +133,21 @@ func keyOfRequest(req keyRequest, now time.Time) (registry.Key, error) {
 	return k, nil
 }
 
+// keyAttrs describes a new key for its log event: everything but the token.
+func keyAttrs(k registry.Key) map[string]string {
+	a := map[string]string{"name": k.Name, "role": k.Role, "tools": strings.Join(k.Tools, ",")}
+	if k.Rate != nil {
+		a["rate"] = fmt.Sprintf("%g/s burst %d", k.Rate.RPS, k.Rate.Burst)
+	}
+	if k.FuelQuota != nil {
+		a["fuel_quota"] = fmt.Sprintf("%d per %s", k.FuelQuota.Fuel, k.FuelQuota.Window)
+	}
+	if !k.ExpiresAt.IsZero() {
+		a["expires_at"] = k.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	return a
+}
+
 // createKey makes a key and answers its token, the only time the token is shown.
 func (s *Server) createKey(c *fiber.Ctx) error {
 	var req keyRequest
@@ -145,6 +163,9 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	k.ID, k.TokenHash, k.CreatedAt, k.CreatedBy = id, hash, now.UTC(), principal(c)
 	if err := s.keys.PutKey(c.UserContext(), k); err != nil {
 		return fmt.Errorf("store key[%s]: %w", id, err)
+	}
+	if err := s.recordEvent(c, receipts.EventKeyCreated, "key:"+k.ID, "", keyAttrs(k)); err != nil {
+		return err
 	}
 	c.Status(http.StatusCreated)
 	return c.JSON(struct {
@@ -224,6 +245,9 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 	}
 	s.gov.limits.forgetKey(k.ID)
 	s.gov.quotas.forget(k.ID)
+	if err := s.recordEvent(c, receipts.EventKeyDeleted, "key:"+k.ID, "", nil); err != nil {
+		return err
+	}
 	return c.SendStatus(http.StatusNoContent)
 }
 
@@ -246,6 +270,10 @@ func (s *Server) setDisabled(c *fiber.Ctx, disabled bool) error {
 	if k.Disabled != disabled {
 		k.Disabled = disabled
 		if err := s.keys.UpdateKey(c.UserContext(), k); err != nil {
+			return err
+		}
+		if err := s.recordEvent(c, receipts.EventKeyUpdated, "key:"+k.ID, "",
+			map[string]string{"disabled": strconv.FormatBool(disabled)}); err != nil {
 			return err
 		}
 	}
