@@ -121,6 +121,9 @@ type route struct {
 	name   int // index of the ":name" segment, or -1
 }
 
+// pattern is the route as registered, e.g. /v1/tools/:name/invoke.
+func (r *route) pattern() string { return "/" + strings.Join(r.segs, "/") }
+
 func splitPath(p string) []string {
 	p = strings.Trim(p, "/")
 	if p == "" {
@@ -208,7 +211,7 @@ func (s *Server) authorize(c *fiber.Ctx) error {
 		allowed = r.perm.allows(k, name)
 	}
 	if !allowed {
-		msg := "a " + k.Role + " key may not " + c.Method() + " " + c.Path()
+		msg := "role " + k.Role + " may not " + c.Method() + " " + r.pattern()
 		if r.perm != nil && r.perm.Roles&roleBit(k.Role) != 0 {
 			msg = "tool " + name + " is outside this key's scopes"
 		}
