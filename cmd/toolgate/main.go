@@ -46,6 +46,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().String("token", "", "API token for client commands (default: <data>/admin.token)")
 	root.AddCommand(newServe(), newRun(), newPush(), newInvoke(), newPin(), newRollback(), newHistory(),
 		newTools(), newReceipts(), newReceipt(), newKeys(), newUsage())
+	root.AddCommand(newSecrets())
 	return root
 }
 

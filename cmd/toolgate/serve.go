@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/toolgate/toolgate/receipts/tlog"
 	"github.com/toolgate/toolgate/registry"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
 	"github.com/toolgate/toolgate/runtime"
@@ -44,6 +45,7 @@ func newServe() *cobra.Command {
 	f.Uint64("default-max-output-bytes", def.Defaults.MaxOutputBytes, "output cap when a version sets none")
 	f.Uint64("max-output-bytes", def.Ceilings.MaxOutputBytes, "largest output cap a version may set")
 	addGovernanceFlags(f)
+	addDoorFlags(f)
 	return cmd
 }
 
@@ -93,8 +95,13 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
+	door, master, err := openDoors(ctx, f, data, store, log)
+	if err != nil {
+		return err
+	}
+	defer door.Close()
 	rt, err := runtime.New(ctx, runtime.Config{
-		CacheDir: filepath.Join(data, "cache"), MaxModuleBytes: maxMod, Engine: engine,
+		CacheDir: filepath.Join(data, "cache"), MaxModuleBytes: maxMod, Engine: engine, Door: door,
 	})
 	if err != nil {
 		return fmt.Errorf("start runtime: %w", err)
@@ -108,13 +115,22 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if created {
 		log.Info("created admin key", "token_file", filepath.Join(data, server.AdminTokenFile))
 	}
+	signer, created, err := tlog.LoadOrCreateSigner(data, tlog.DefaultKeyName)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("created log key", "key_file", filepath.Join(data, tlog.KeyFile),
+			"verifier_key_file", filepath.Join(data, tlog.PubFile), "verifier_key", signer.VerifierKey())
+	}
 	cfg := server.Config{
 		Store: store, Keys: store, Receipts: store, Runtime: rt, Policy: &policy, MaxModuleBytes: maxMod,
-		Logger: log,
+		Logger: log, MasterKey: master,
 	}
 	if err := governanceConfig(cmd, &cfg); err != nil {
 		return err
 	}
+	cfg.LogSigner = signer
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
