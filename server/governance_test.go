@@ -607,8 +607,9 @@ func TestRateLimit_Tool(t *testing.T) {
 	}
 }
 
-// slowDoc makes loop.wasm run until its 600 ms timeout (with fuel for far longer, should metering be on).
-const slowDoc = `,"limits":{"timeout_ms":600,"fuel":100000000000}`
+// slowDoc makes loop.wasm run until its 1 s timeout (with fuel for far longer, should metering be on): long
+// enough for a second request sent at the same time to arrive while it runs, even on a loaded machine.
+const slowDoc = `,"limits":{"timeout_ms":1000,"fuel":100000000000}`
 
 // concurrently sends two requests at once and returns both answers.
 func concurrently(f func() resp) (resp, resp) {
@@ -885,18 +886,25 @@ func TestIdempotency(t *testing.T) {
 }
 
 func TestIdempotency_Expiry(t *testing.T) {
-	h := startGov(t, func(c *Config) { c.IdempotencyTTL = 300 * time.Millisecond })
+	clk := &clock{t: time.Date(2030, 1, 1, 10, 0, 0, 0, time.UTC)}
+	h := startGov(t, func(c *Config) { c.Now = clk.Now; c.IdempotencyTTL = time.Hour })
 	h.push("echo", "1.0.0", plugins.WAT("echo"), "")
 	invoke := func() resp {
 		return h.do(h.admin, "POST", "/v1/tools/echo/invoke", []byte("x"), map[string]string{HeaderIdempotencyKey: "k"})
 	}
 	a := invoke()
+	clk.Add(time.Hour - time.Second)
 	if b := invoke(); b.hdr.Get(HeaderReplayed) != "true" || b.hdr.Get("Toolgate-Receipt") != a.hdr.Get("Toolgate-Receipt") {
-		t.Fatalf("retry within the TTL: got replayed=%q, want a replay", b.hdr.Get(HeaderReplayed))
+		t.Fatalf("retry a second before the TTL ends: got replayed=%q, want a replay", b.hdr.Get(HeaderReplayed))
 	}
-	time.Sleep(400 * time.Millisecond)
-	if c := invoke(); c.status != 200 || c.hdr.Get(HeaderReplayed) != "" || c.hdr.Get("Toolgate-Receipt") == a.hdr.Get("Toolgate-Receipt") {
-		t.Errorf("retry after the TTL: got %d replayed=%q, want a new call", c.status, c.hdr.Get(HeaderReplayed))
+	clk.Add(time.Second)
+	c := invoke()
+	if c.status != 200 || c.hdr.Get(HeaderReplayed) != "" || c.hdr.Get("Toolgate-Receipt") == a.hdr.Get("Toolgate-Receipt") {
+		t.Errorf("retry when the TTL ends: got %d replayed=%q, want a new call", c.status, c.hdr.Get(HeaderReplayed))
+	}
+	// The new call's response is kept in turn.
+	if d := invoke(); d.hdr.Get(HeaderReplayed) != "true" || d.hdr.Get("Toolgate-Receipt") != c.hdr.Get("Toolgate-Receipt") {
+		t.Errorf("retry of the new call: got replayed=%q, want a replay of it", d.hdr.Get(HeaderReplayed))
 	}
 }
 
