@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/toolgate/toolgate/host"
 	"github.com/toolgate/toolgate/internal/seal"
+	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/registry"
 )
 
@@ -116,6 +118,11 @@ func (s *Server) putSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("put secret[%s]: %w", name, err)
 	}
+	// The event names the secret and whether it is new, never the value or anything derived from it.
+	if err := s.recordEvent(c, receipts.EventSecretSet, "secret:"+name, "",
+		map[string]string{"created": strconv.FormatBool(created)}); err != nil {
+		return err
+	}
 	if created {
 		c.Status(http.StatusCreated)
 	}
@@ -149,6 +156,9 @@ func (s *Server) deleteSecret(c *fiber.Ctx) error {
 			return apiErr(http.StatusNotFound, CodeNotFound, "secret not found")
 		}
 		return fmt.Errorf("delete secret[%s]: %w", name, err)
+	}
+	if err := s.recordEvent(c, receipts.EventSecretDeleted, "secret:"+name, "", nil); err != nil {
+		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
 }

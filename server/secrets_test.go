@@ -279,6 +279,19 @@ func TestSecrets_NeverLeak(t *testing.T) {
 		_, _, _, body := h.raw(t, "GET", p, nil, nil)
 		answers = append(answers, string(body))
 	}
+	// The log holds the secret's events (never its value) beside the receipts.
+	entries, _, err := h.c.LogEntries(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sawSet bool
+	for _, e := range entries {
+		answers = append(answers, string(e.Data))
+		sawSet = sawSet || bytes.Contains(e.Data, []byte(`"secret:PAYMENTS_KEY"`)) && bytes.Contains(e.Data, []byte("secret_set"))
+	}
+	if !sawSet {
+		t.Error("no secret_set event in the log")
+	}
 	resp, err := http.Get(h.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
