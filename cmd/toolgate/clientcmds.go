@@ -269,6 +269,7 @@ func newReceipts() *cobra.Command {
 	cmd.Flags().String("tool", "", "only this tool's receipts")
 	cmd.Flags().String("status", "", "only receipts with this status (ok, trap, …)")
 	cmd.Flags().Int("limit", 20, "at most this many")
+	cmd.AddCommand(newReceiptsVerify())
 	return cmd
 }
 

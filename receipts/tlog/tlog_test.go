@@ -239,3 +239,25 @@ func TestKindOf(t *testing.T) {
 		}
 	}
 }
+
+func TestVerifyReceipt(t *testing.T) {
+	m := &memLog{}
+	var ids []string
+	for i := range 3 {
+		id := fmt.Sprintf("rcpt_%024x", i)
+		ids = append(ids, id)
+		m.add(t, fmt.Appendf(nil, `{"id":%q,"status":"ok"}`, id))
+	}
+	tree := m.tree(t, 3)
+	p1, _ := ProveInclusion(3, 1, m)
+	if err := VerifyReceipt(tree, ids[1], 1, m.data[1], p1); err != nil {
+		t.Errorf("receipt 1: %v", err)
+	}
+	// A server that answers with another receipt, and that one's valid proof, is caught.
+	if err := VerifyReceipt(tree, ids[2], 1, m.data[1], p1); !errors.Is(err, ErrNotIncluded) {
+		t.Errorf("substituted receipt: got %v, want ErrNotIncluded", err)
+	}
+	if err := VerifyReceipt(tree, ids[1], 1, []byte("not json"), p1); !errors.Is(err, ErrNotIncluded) {
+		t.Errorf("garbage: got %v, want ErrNotIncluded", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	sumtlog "golang.org/x/mod/sumdb/tlog"
+
+	"github.com/toolgate/toolgate/receipts"
 )
 
 // maxNote bounds the checkpoint text accepted from a server.
@@ -113,4 +115,18 @@ func (b *rootBuilder) root() Hash {
 		h = NodeHash(b.hashes[i], h)
 	}
 	return h
+}
+
+// VerifyReceipt checks that leaf, the bytes a server returned for receipt id, is that receipt and sits at index in
+// tree t, given the inclusion proof's hashes. A proof that verifies for another receipt's bytes is refused: the
+// leaf must be the receipt that was asked for. Failures wrap ErrNotIncluded.
+func VerifyReceipt(t Tree, id string, index int64, leaf []byte, proof []Hash) error {
+	r, err := receipts.Decode(leaf)
+	if err != nil {
+		return fmt.Errorf("receipt[%s]: %v: %w", id, err, ErrNotIncluded)
+	}
+	if r.ID != id {
+		return fmt.Errorf("receipt[%s]: the server answered with receipt %s: %w", id, r.ID, ErrNotIncluded)
+	}
+	return VerifyInclusion(t, index, leaf, proof)
 }
