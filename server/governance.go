@@ -27,7 +27,9 @@ const (
 	CodeQuotaExceeded          = "quota_exceeded"
 	CodeIdempotencyKeyReused   = "idempotency_key_reused"
 	CodeIdempotencyKeyInFlight = "idempotency_key_in_flight"
-	CodeLastAdminKey           = "last_admin_key"
+	// CodeIdempotencyResponseNotKept: a retry of a call whose response was too large to keep; it did run.
+	CodeIdempotencyResponseNotKept = "idempotency_response_not_kept"
+	CodeLastAdminKey               = "last_admin_key"
 )
 
 // DefaultIdempotencyTTL is how long a call's response is kept for replay when Config.IdempotencyTTL is 0.

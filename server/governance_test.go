@@ -874,6 +874,21 @@ func TestIdempotency(t *testing.T) {
 		}
 		same("retry after the slow call ended", a, invoke(h.admin, "slow", "", "", "k4"))
 	})
+	t.Run("response too large to keep", func(t *testing.T) {
+		defer func(n int) { maxStoredResponse = n }(maxStoredResponse)
+		maxStoredResponse = 4
+		a := invoke(h.admin, "echo", "", "hello", "k5")
+		if a.status != 200 || string(a.body) != "hello" {
+			t.Fatalf("first call: got %d %q", a.status, a.body)
+		}
+		n := h.receiptCount()
+		b := invoke(h.admin, "echo", "", "hello", "k5")
+		if b.status != 409 || b.code != CodeIdempotencyResponseNotKept || b.hdr.Get(HeaderReplayed) != "true" ||
+			b.hdr.Get("Toolgate-Receipt") != a.hdr.Get("Toolgate-Receipt") || h.receiptCount() != n {
+			t.Errorf("retry: got %d %s replayed=%q, want 409 idempotency_response_not_kept naming the first receipt, "+
+				"and nothing run", b.status, b.body, b.hdr.Get(HeaderReplayed))
+		}
+	})
 	t.Run("malformed key", func(t *testing.T) {
 		if r := invoke(h.admin, "echo", "", "x", strings.Repeat("k", 256)); r.status != 400 || r.code != CodeInvalidRequest {
 			t.Errorf("256-byte key: got %d %s, want 400", r.status, r.body)

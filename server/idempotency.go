@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -24,6 +26,11 @@ const (
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
 const maxIdempotencyKey = 255
+
+// maxStoredResponse caps the body kept for replay. Outputs are capped by max_output_bytes (16 MiB at the default
+// ceiling); a server configured for larger outputs keeps, for a call whose response is larger than this, a 409
+// idempotency_response_not_kept that names the call's receipt: a retry must still not run the call again.
+var maxStoredResponse = 32 << 20
 
 func validIdempotencyKey(k string) bool {
 	if k == "" || len(k) > maxIdempotencyKey {
@@ -136,6 +143,15 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 			stored.Headers[name] = string(v)
 		}
 	})
+	if len(stored.Body) > maxStoredResponse {
+		body, _ := json.Marshal(errorBody{Receipt: receipt, Error: struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{CodeIdempotencyResponseNotKept, fmt.Sprintf("the call ran (receipt %s), but its response of %d bytes "+
+			"was too large to keep for a retry", receipt, len(stored.Body))}})
+		stored = &registry.StoredResponse{Status: http.StatusConflict, Body: body, Receipt: receipt,
+			Headers: map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON, HeaderReceipt: receipt}}
+	}
 	done := rec
 	done.Done, done.Response = true, stored
 	end := s.now()
