@@ -47,6 +47,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newServe(), newRun(), newPush(), newInvoke(), newPin(), newRollback(), newHistory(),
 		newTools(), newReceipts(), newReceipt(), newKeys(), newUsage())
 	root.AddCommand(newSecrets())
+	root.AddCommand(newInit())
 	return root
 }
 
