@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/registry"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
 )
@@ -120,5 +121,29 @@ func TestQuotaBook_Hammer(t *testing.T) {
 	}
 	if got, want := fresh.state("k").fuel, uint64(4*100*7); got != want {
 		t.Errorf("fuel loaded from the store: got %d, want %d", got, want)
+	}
+}
+
+func TestPrices_Cost(t *testing.T) {
+	p := Prices{FuelPerMillion: 0.5, PerMS: 0.001, EgressPerMB: 0.09}
+	for _, tc := range []struct {
+		name string
+		r    receipts.Receipt
+		want float64
+	}{
+		{"nothing used", receipts.Receipt{}, 0},
+		{"unmetered, 20 ms", receipts.Receipt{WallNS: 20e6}, 0.02},
+		{"fuel", receipts.Receipt{Fuel: &receipts.Fuel{Limit: 1e9, Used: 3e6}}, 1.5},
+		{"egress both ways", receipts.Receipt{HTTP: []receipts.HTTPLine{{BytesOut: 400_000, BytesIn: 600_000},
+			{BytesOut: 1_000_000}}}, 0.18},
+		{"all three", receipts.Receipt{WallNS: 1_500_000, Fuel: &receipts.Fuel{Used: 1}, HTTP: []receipts.HTTPLine{{BytesIn: 1}}},
+			0.0015 + 0.0000005 + 0.00000009},
+	} {
+		if got := p.Cost(&tc.r); got != roundCost(tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, roundCost(tc.want))
+		}
+	}
+	if got := (Prices{}).Cost(&receipts.Receipt{WallNS: 1e9, Fuel: &receipts.Fuel{Used: 1e9}}); got != 0 {
+		t.Errorf("zero prices: got %v, want 0", got)
 	}
 }
