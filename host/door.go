@@ -253,7 +253,11 @@ func (d *Door) dial(ctx context.Context, network, addr string) (net.Conn, error)
 	} else {
 		ips, err = d.resolver.LookupNetIP(ctx, "ip", host)
 		if err != nil {
-			return nil, fmt.Errorf("resolve %s: %w", host, errors.Unwrap(err))
+			var de *net.DNSError
+			if errors.As(err, &de) {
+				return nil, fmt.Errorf("resolve %s: %s", host, de.Err)
+			}
+			return nil, fmt.Errorf("resolve %s: %w", host, err)
 		}
 	}
 	var denied string

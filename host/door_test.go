@@ -548,6 +548,10 @@ func TestCallDoor_SecretSourceFailures(t *testing.T) {
 	c = d.NewCall(p, failingSource{}, time.Time{})
 	_, err = c.Do(callCtx(t), Request{URL: s.url("payments.test", "/")})
 	wantErr(t, err, ErrRequestFailed, "secrets unavailable")
+	if strings.Contains(err.Error(), payKey) {
+		t.Errorf("the source's error text reached the guest: %v", err)
+	}
+	assertClean(t, c)
 	if n := s.hits.Load(); n != 0 {
 		t.Errorf("stub hits: got %d, want 0", n)
 	}
@@ -625,6 +629,16 @@ func TestCallDoor_ConcurrentPolicies(t *testing.T) {
 	want := map[string]map[string]int{"a": {"value-of-call-a": 3 * callsPerPolicy}, "b": {"value-of-call-b": 3 * callsPerPolicy}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("what the stubs received: got %v, want %v", got, want)
+	}
+}
+
+func TestCallDoor_Unresolvable(t *testing.T) {
+	d := newDoor(t, loopback)
+	c := d.NewCall(Policy{HTTP: []HTTPGrant{grant("nowhere.test", 80)}, MaxRequests: 1}, nil, time.Time{})
+	_, err := c.Do(callCtx(t), Request{URL: "http://nowhere.test/"})
+	wantErr(t, err, ErrRequestFailed, "resolve nowhere.test: no such host")
+	if l := c.Lines(); len(l) != 1 || l[0].Decision != DecisionAllowed || l[0].Status != 0 {
+		t.Errorf("lines: got %+v", l)
 	}
 }
 
