@@ -12,6 +12,8 @@ const (
 	// GlobalExhausted is the exported mutable i32 global that says why the guest trapped on purpose:
 	// ExhaustedFuel or ExhaustedDepth; it stays 0 for the guest's own traps.
 	GlobalExhausted = "toolgate_fuel_exhausted"
+	// ExportStart is the export name of the start function under Options.DeferStart.
+	ExportStart = "toolgate_start"
 )
 
 // Values of GlobalExhausted.
@@ -35,6 +37,13 @@ type Options struct {
 	// engine (wazero's compiler otherwise grows its stack to 400 MB; its interpreter stops at 2,000 frames).
 	// Defaults to 0: no bound of its own.
 	MaxCallDepth uint32
+	// DeferStart removes the start section and exports its function as ExportStart instead, for the host to
+	// call right after instantiation, with the call's budget set, before any other export. The order of effects
+	// is the same (the spec runs the start function after the element and data segments), but a trap in it is
+	// then a call's trap, after which the host can read GlobalExhausted; a start function's trap during
+	// instantiation leaves no instance to read it from. Defaults to false: the start function runs during
+	// instantiation against InitialFuel.
+	DeferStart bool
 }
 
 // DefaultOptions returns DefaultCosts, no initial fuel, and a call depth bound of DefaultMaxCallDepth.
@@ -66,8 +75,9 @@ type Stats struct {
 // (mutable i64, initialised to opts.InitialFuel) and GlobalExhausted (mutable i32, 0); every function pre-pays
 // each metered block's cost from GlobalFuel, and when the fuel left is less than the charge it sets
 // GlobalExhausted to ExhaustedFuel and traps with unreachable. No import is added and no function is renumbered;
-// sections other than Global, Export and Code (and Type, only when MaxCallDepth needs a block type for a function
-// with several results) are copied byte for byte.
+// sections other than Global, Export and Code are copied byte for byte, except that Type gains an entry when
+// MaxCallDepth needs a block type for a function with several results that no existing type describes, and
+// DeferStart drops the Start section.
 //
 // The input need not be valid beyond its structure: a module a compiler would reject may be rewritten into a
 // module the compiler rejects too, but a valid module always becomes a valid module.
@@ -85,7 +95,7 @@ func instrument(wasm []byte, opts Options, plan planFunc) ([]byte, Stats, error)
 		return nil, st, err
 	}
 	for _, e := range m.exports {
-		if e.Name == GlobalFuel || e.Name == GlobalExhausted {
+		if e.Name == GlobalFuel || e.Name == GlobalExhausted || (e.Name == ExportStart && opts.DeferStart) {
 			return nil, st, &Error{Section: "export", Func: -1, Err: fmt.Errorf("%w: %q", ErrNameConflict, e.Name)}
 		}
 	}
@@ -131,6 +141,9 @@ func instrument(wasm []byte, opts Options, plan planFunc) ([]byte, Stats, error)
 		}
 		if _, ok := replaced[s.ID]; ok && s.ID != secCustom {
 			emit(s.ID)
+			continue
+		}
+		if s.ID == secStart && opts.DeferStart {
 			continue
 		}
 		out = append(out, s.Raw...)
@@ -190,16 +203,22 @@ func (w *rewriter) exportSection() []byte {
 		_, _ = r.u32()
 		old = r.b[r.off:]
 	}
-	b = appendU32(b, uint32(len(w.m.exports)+2))
-	b = append(b, old...)
-	for _, g := range []struct {
+	type export struct {
 		name string
+		kind byte
 		idx  uint32
-	}{{GlobalFuel, w.fuel}, {GlobalExhausted, w.exhausted}} {
-		b = appendU32(b, uint32(len(g.name)))
-		b = append(b, g.name...)
-		b = append(b, kindGlobal)
-		b = appendU32(b, g.idx)
+	}
+	add := []export{{GlobalFuel, kindGlobal, w.fuel}, {GlobalExhausted, kindGlobal, w.exhausted}}
+	if w.opts.DeferStart && w.m.hasStart {
+		add = append(add, export{ExportStart, kindFunc, w.m.start})
+	}
+	b = appendU32(b, uint32(len(w.m.exports)+len(add)))
+	b = append(b, old...)
+	for _, e := range add {
+		b = appendU32(b, uint32(len(e.name)))
+		b = append(b, e.name...)
+		b = append(b, e.kind)
+		b = appendU32(b, e.idx)
 	}
 	return b
 }

@@ -114,6 +114,7 @@ type Module struct {
 	exports        []Export
 	bodies         []body
 	hasStart       bool
+	start          uint32
 }
 
 // Exports returns the module's exports in section order.
@@ -274,7 +275,7 @@ func (m *Module) decodeSection(id byte, r *reader, payloadAt int) error {
 		err = m.decodeExports(r)
 	case secStart:
 		m.hasStart = true
-		_, err = r.u32()
+		m.start, err = r.u32()
 	case secCode:
 		err = m.decodeCode(r)
 	default: // table, element, data, datacount: copied as they are

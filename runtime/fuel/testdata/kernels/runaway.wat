@@ -6,7 +6,8 @@
   (func (export "brtable") (local $i i32)
     (loop $l
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (block $b (br_table $l $b $l (i32.and (local.get $i) (i32.const 1))))))
+      (block $b (br_table $l $b (i32.and (local.get $i) (i32.const 1))))
+      (br $l)))
   (func $exp (export "exp") (param $n i32)
     ;; loop-free and exponential: 2^n calls, never deeper than n
     (if (local.get $n)
