@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -108,9 +107,6 @@ func (k Key) State(now time.Time) string {
 	}
 	return KeyActive
 }
-
-// ErrClaimLost: an idempotency claim was completed or released after it expired or another request took it.
-var ErrClaimLost = errors.New("idempotency claim no longer held")
 
 // IdempotencyRecord is what an Idempotency-Key holds: while its first request runs, a claim (Done false); after
 // that, the response to replay (Done true). Records vanish at ExpiresAt.

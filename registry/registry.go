@@ -25,6 +25,8 @@ var (
 	ErrNoPreviousPin = errors.New("no previous pin")
 	// ErrInvalid: an argument failed validation (name, version, digest).
 	ErrInvalid = errors.New("invalid")
+	// ErrClaimLost: an idempotency claim was completed or released after it expired or another request took it.
+	ErrClaimLost = errors.New("idempotency claim no longer held")
 )
 
 // DigestOf returns the OCI-style digest of b: "sha256:" and 64 lowercase hex digits.
