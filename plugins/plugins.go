@@ -5,9 +5,16 @@
 //     modules Load must refuse, badimport, badsig and importmem. The compiled .wasm is committed beside each
 //     .wat (regenerate with wat/gen.sh; a test checks they match) and embedded here, so tests get them with
 //     WAT(name).
-//   - go/: a separate Go module of tools built with the Go toolchain: hello (an Extism tool on go-pdk) and wc
-//     (a WASI command). They are built, not committed: `bash plugins/build.sh` (or `make -C plugins`) writes
-//     plugins/build/<name>.wasm, and tests read them with pluginstest.Built.
+//   - go/: a separate Go module of tools built with the Go toolchain: hello (an Extism tool on go-pdk), wc (a
+//     WASI command), refund, and the Go conformance tool on the Go kit (sdk/go).
+//   - conformance/: one tool written in every kit language — Go, C, C++, Rust, AssemblyScript, Zig, WAT — and
+//     as WASI commands in Go, C and Rust, with the suite that runs every build through the runtime (its README
+//     is the specification).
+//
+// Everything but the WAT fixtures is built, not committed: `bash plugins/build.sh [LANG…]` (`make plugins`)
+// writes plugins/build/<name>.wasm, one script per language in scripts/, and tests read them with
+// pluginstest.Built. scripts/install-toolchains.sh installs the toolchains beyond Go; npm's go into
+// .toolchains/node_modules, pinned by .toolchains/package-lock.json.
 package plugins
 
 import (
