@@ -8,6 +8,7 @@ export GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0
 go build -trimpath -buildmode=c-shared -o "$out/hello.wasm" ./hello
 go build -trimpath -o "$out/wc.wasm" ./wc
 go build -trimpath -buildmode=c-shared -o "$out/refund.wasm" ./refund
+go build -trimpath -buildmode=c-shared -o "$out/jsonpick.wasm" ./jsonpick
 go build -trimpath -buildmode=c-shared -o "$out/conformance-go.wasm" ./conformance
 go build -trimpath -o "$out/conformance-go-cmd.wasm" ./conformance-cmd
-built hello wc refund conformance-go conformance-go-cmd
+built hello wc refund jsonpick conformance-go conformance-go-cmd
