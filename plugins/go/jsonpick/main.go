@@ -80,4 +80,3 @@ func pick(doc any, path string) (any, bool) {
 }
 
 func main() {}
-
