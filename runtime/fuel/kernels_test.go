@@ -16,6 +16,7 @@ var kernelCalls = map[string][]call{
 	"signext":    {{"run", []uint64{0}}, {"run", []uint64{0xff80}}, {"run", []uint64{0xffffffff}}, {"trunc", []uint64{math.Float64bits(-1e30)}}, {"trunc", []uint64{math.Float64bits(3.9e9)}}, {"trunc", []uint64{math.Float64bits(math.NaN())}}, {"sweep", nil}},
 	"simd":       {{"run", []uint64{0}}, {"run", []uint64{3}}, {"run", []uint64{500}}},
 	"reftypes":   {{"run", nil}, {"run", nil}},
+	"depth":      {{"down", []uint64{0}}, {"down", []uint64{100}}, {"pair", []uint64{0}}, {"pair", []uint64{50}}},
 }
 
 func TestKernels_Differential(t *testing.T) {
@@ -27,18 +28,25 @@ func TestKernels_Differential(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			exactOpts := unlimited()
+			exactOpts.CallsEndBlocks, exactOpts.MaxCallDepth = true, 0
+			exact := mustInstrument(t, orig, exactOpts)
 			var fuelByEngine [][]outcome
 			for _, e := range engines {
 				want := runAll(t, e.cfg(), orig, 0, calls)
 				got := runAll(t, e.cfg(), inst, math.MaxUint64, calls)
 				oracle := runAll(t, e.cfg(), naive, math.MaxUint64, calls)
+				exactRun := runAll(t, e.cfg(), exact, math.MaxUint64, calls)
 				for i := range calls {
 					if !got[i].sameBehaviour(want[i]) {
 						t.Errorf("%s %s #%d: got %v, want %v", e.name, calls[i].name, i, got[i], want[i])
 					}
-					if got[i].err == "" && got[i].used != oracle[i].used {
-						t.Errorf("%s %s #%d: metered used %d, naive oracle %d", e.name, calls[i].name, i,
-							got[i].used, oracle[i].used)
+					if got[i].err == "" && (got[i].used != oracle[i].used || exactRun[i].used != oracle[i].used) {
+						t.Errorf("%s %s #%d: metered used %d, with CallsEndBlocks %d, naive oracle %d", e.name,
+							calls[i].name, i, got[i].used, exactRun[i].used, oracle[i].used)
+					}
+					if !exactRun[i].sameBehaviour(want[i]) {
+						t.Errorf("%s %s #%d CallsEndBlocks: %s", e.name, calls[i].name, i, exactRun[i].diff(want[i]))
 					}
 				}
 				fuelByEngine = append(fuelByEngine, got)

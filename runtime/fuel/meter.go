@@ -15,6 +15,8 @@ type planFunc func(p *planner, ins []instr, labels []uint32, entry uint64) []cha
 type planner struct {
 	stack []ctlBlock
 	out   []charge
+	// callsEnd makes every call end a metered block, as if it might branch out of the function (Options.CallsEndBlocks).
+	callsEnd bool
 }
 
 // meteredBlock is a run of instructions that executes all or nothing (traps aside): its cost is pre-paid at start.
@@ -71,6 +73,11 @@ func planMetered(p *planner, ins []instr, labels []uint32, entry uint64) []charg
 		case kReturn:
 			p.add(in.cost)
 			p.branch(i, 0)
+		case kCall:
+			p.add(in.cost)
+			if p.callsEnd {
+				p.branch(i, 0) // the callee may never return: an exit unwinds the whole stack
+			}
 		default:
 			p.add(in.cost)
 		}

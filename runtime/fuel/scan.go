@@ -77,6 +77,7 @@ const (
 	kBrIf
 	kBrTable
 	kReturn
+	kCall      // call, call_indirect
 	kMemBulk   // memory.fill/copy/init: the byte count is on top of the stack
 	kTableBulk // table.fill/copy/init: the element count is on top of the stack
 	kMemGrow   // memory.grow: the page delta is on top of the stack
@@ -187,7 +188,12 @@ func (s *scanner) scan(r *reader, costs *Costs, m *Module) error {
 		case op == opReturn:
 			in.kind = kReturn
 			top.deadNow = true
-		case op == opCall, op == opLocalGet, op == opLocalSet, op == opLocalTee, op == opGlobalGet,
+		case op == opCall:
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+			in.kind = kCall
+		case op == opLocalGet, op == opLocalSet, op == opLocalTee, op == opGlobalGet,
 			op == opGlobalSet, op == opTableGet, op == opTableSet, op == opRefFunc:
 			if _, err := r.u32(); err != nil {
 				return err
@@ -199,6 +205,7 @@ func (s *scanner) scan(r *reader, costs *Costs, m *Module) error {
 			if _, err := r.u32(); err != nil { // table
 				return err
 			}
+			in.kind = kCall
 		case op == opSelectT:
 			n, err := r.count(1, "select type")
 			if err != nil {

@@ -65,6 +65,9 @@ func TestTTF_Differential(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		exactOpts := unlimited()
+		exactOpts.CallsEndBlocks, exactOpts.MaxCallDepth = true, 0
+		exact := mustInstrument(t, orig, exactOpts)
 		var byEngine [][]outcome
 		for _, e := range engines {
 			want := runAll(t, e.cfg(), orig, 0, calls)
@@ -78,6 +81,7 @@ func TestTTF_Differential(t *testing.T) {
 			}
 			accepted++
 			oracle := runAll(t, e.cfg(), naive, math.MaxUint64, calls)
+			exactRun := runAll(t, e.cfg(), exact, math.MaxUint64, calls)
 			if len(got) != len(want) {
 				t.Fatalf("%s %s: instrumented: %v", name, e.name, got)
 			}
@@ -87,9 +91,9 @@ func TestTTF_Differential(t *testing.T) {
 				}
 				if got[i].err == "" {
 					completed++
-					if got[i].used != oracle[i].used {
-						t.Errorf("%s %s %s: metered used %d, naive oracle %d", name, e.name, calls[i].name,
-							got[i].used, oracle[i].used)
+					if got[i].used != oracle[i].used || exactRun[i].used != oracle[i].used {
+						t.Errorf("%s %s %s: metered used %d, with CallsEndBlocks %d, naive oracle %d", name, e.name,
+							calls[i].name, got[i].used, exactRun[i].used, oracle[i].used)
 					}
 				}
 			}
