@@ -9,4 +9,5 @@ export ZIG_GLOBAL_CACHE_DIR="$tmp/cache" ZIG_LOCAL_CACHE_DIR="$tmp/cache"
 cp "$sdk/zig/toolgate.zig" "$root/conformance/zig/conformance.zig" "$tmp/"
 (cd "$tmp" && "$ZIG" build-lib conformance.zig -target wasm32-freestanding -dynamic -rdynamic -O ReleaseSmall \
 	-femit-bin="$out/conformance-zig.wasm")
+rm -f "$out/conformance-zig.wasm.o" # zig leaves its object file beside the module
 built conformance-zig
