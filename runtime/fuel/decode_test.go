@@ -160,7 +160,9 @@ func TestInstrument_InvalidOptions(t *testing.T) {
 // TestInstrument_Sections: sections the rewriter does not own are copied byte for byte and in place, custom
 // ones included; missing Global and Export sections are created in order; a module with no functions works.
 func TestInstrument_Sections(t *testing.T) {
-	custom := func(name string) []byte { return append(append([]byte{secCustom, byte(1 + len(name) + 3), byte(len(name))}, name...), 1, 2, 3) }
+	custom := func(name string) []byte {
+		return append(append([]byte{secCustom, byte(1 + len(name) + 3), byte(len(name))}, name...), 1, 2, 3)
+	}
 	body := []byte{1, 4, 0, opI32Const, 7, opEnd}
 	var wasm []byte
 	wasm = append(wasm, mod(sec(secType, 1, 0x60, 0, 1, valI32))...)

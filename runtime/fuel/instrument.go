@@ -316,16 +316,17 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 		}
 	}
 	ft := w.m.types[w.m.funcTypes[i]]
-	n32 := ft.params + uint32(bd.locals) // scratch locals, after the declared ones
-	n64 := n32 + 1
+	// Scratch locals, after the declared ones: an i32 for a size operand, two i64 for the charge arithmetic.
+	sc := scratch{n: ft.params + uint32(bd.locals)}
+	sc.a, sc.b = sc.n+1, sc.n+2
 
 	b := w.buf[:0]
-	if dynamic {
+	if dynamic || len(charges) > 0 {
 		lr := reader{b: payload[bd.start:bd.exprStart]}
 		_, _ = lr.u32()
 		b = appendU32(b, uint32(bd.localDecl+2))
 		b = append(b, lr.b[lr.off:]...)
-		b = append(b, 1, valI32, 1, valI64)
+		b = append(b, 1, valI32, 2, valI64)
 	} else {
 		b = append(b, payload[bd.start:bd.exprStart]...)
 	}
@@ -342,12 +343,11 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 	for j := range ins {
 		in := &ins[j]
 		for ci < len(charges) && charges[ci].at == j {
-			b = w.staticCharge(b, charges[ci].cost)
+			b = w.staticCharge(b, charges[ci].cost, sc)
 			ci++
 		}
 		if rate := costs.dynamicRate(in.kind); rate.Units != 0 && !in.dead {
-			b = w.dynamicCharge(b, rate, n32, n64)
-			w.st.DynamicCharges++
+			b = w.dynamicCharge(b, rate, sc)
 		}
 		switch {
 		case in.kind == kBlock || in.kind == kLoop || in.kind == kIf:
@@ -374,33 +374,35 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 	return b, nil
 }
 
-// staticCharge emits: if fuel < cost { exhausted = 1; unreachable }; fuel -= cost.
-func (w *rewriter) staticCharge(b []byte, cost uint64) []byte {
+// scratch are the indices of the locals a charge works in.
+type scratch struct {
+	n    uint32 // i32: the size operand of a dynamic charge
+	a, b uint32 // i64
+}
+
+// staticCharge emits, with one load and one store of the fuel global:
+// a = fuel; b = a - cost; if b >u a { exhausted = 1; unreachable }; fuel = b.
+// (b >u a exactly when the subtraction wrapped, that is when fuel < cost.)
+func (w *rewriter) staticCharge(b []byte, cost uint64, sc scratch) []byte {
 	w.st.Charges++
 	if cost > w.st.MaxBlockCost {
 		w.st.MaxBlockCost = cost
 	}
-	b = append(b, opGlobalGet)
-	b = appendU32(b, w.fuel)
 	b = append(b, opI64Const)
 	b = appendS64(b, int64(cost))
-	b = append(b, opI64LtU)
-	b = w.trap(b, ExhaustedFuel)
-	b = append(b, opGlobalGet)
-	b = appendU32(b, w.fuel)
-	b = append(b, opI64Const)
-	b = appendS64(b, int64(cost))
-	b = append(b, opI64Sub, opGlobalSet)
-	return appendU32(b, w.fuel)
+	b = append(b, opLocalSet)
+	b = appendU32(b, sc.b)
+	return w.charge(b, sc)
 }
 
 // dynamicCharge emits, with the i32 size operand n on top of the stack (and left there):
-// c = (u64(n) * Units) >> log2(Per); if fuel < c { exhausted = 1; unreachable }; fuel -= c.
-func (w *rewriter) dynamicCharge(b []byte, rate Rate, n32, n64 uint32) []byte {
+// b = (u64(n) * Units) >> log2(Per), then the charge of b.
+func (w *rewriter) dynamicCharge(b []byte, rate Rate, sc scratch) []byte {
+	w.st.DynamicCharges++
 	b = append(b, opLocalTee)
-	b = appendU32(b, n32)
+	b = appendU32(b, sc.n)
 	b = append(b, opLocalGet)
-	b = appendU32(b, n32)
+	b = appendU32(b, sc.n)
 	b = append(b, opI64ExtendU)
 	if rate.Units != 1 {
 		b = append(b, opI64Const)
@@ -412,17 +414,28 @@ func (w *rewriter) dynamicCharge(b []byte, rate Rate, n32, n64 uint32) []byte {
 		b = appendS64(b, int64(s))
 		b = append(b, opI64ShrU)
 	}
-	b = append(b, opLocalTee)
-	b = appendU32(b, n64)
+	b = append(b, opLocalSet)
+	b = appendU32(b, sc.b)
+	return w.charge(b, sc)
+}
+
+// charge emits the charge of the amount in local b.
+func (w *rewriter) charge(b []byte, sc scratch) []byte {
 	b = append(b, opGlobalGet)
 	b = appendU32(b, w.fuel)
+	b = append(b, opLocalTee)
+	b = appendU32(b, sc.a)
+	b = append(b, opLocalGet)
+	b = appendU32(b, sc.b)
+	b = append(b, opI64Sub, opLocalTee)
+	b = appendU32(b, sc.b)
+	b = append(b, opLocalGet)
+	b = appendU32(b, sc.a)
 	b = append(b, opI64GtU)
 	b = w.trap(b, ExhaustedFuel)
-	b = append(b, opGlobalGet)
-	b = appendU32(b, w.fuel)
 	b = append(b, opLocalGet)
-	b = appendU32(b, n64)
-	b = append(b, opI64Sub, opGlobalSet)
+	b = appendU32(b, sc.b)
+	b = append(b, opGlobalSet)
 	return appendU32(b, w.fuel)
 }
 
