@@ -146,7 +146,7 @@ func invoke(t *testing.T, digest string, input []byte, config map[string]string)
 
 // TestConformance runs every case in every build and checks the receipt-relevant Result fields: status, output
 // (and so the output digest and size), error message, log lines and count, and that no build touched the
-// network door or claimed fuel or secrets it had no business with.
+// network door or claimed secrets it had no business with.
 func TestConformance(t *testing.T) {
 	for _, b := range conformance.Builds {
 		t.Run(b.Name, func(t *testing.T) {
@@ -206,8 +206,12 @@ func check(t *testing.T, b conformance.Build, w want, res runtime.Result) {
 	if !equalLogs(res.Logs, w.logs) || res.LogCount != len(w.logs) {
 		t.Errorf("logs: got %+v (count %d), want %+v", res.Logs, res.LogCount, w.logs)
 	}
-	if len(res.HTTP) != 0 || len(res.Secrets) != 0 || res.Fuel != nil {
-		t.Errorf("doors and fuel: got http %+v, secrets %v, fuel %+v; want none", res.HTTP, res.Secrets, res.Fuel)
+	if len(res.HTTP) != 0 || len(res.Secrets) != 0 {
+		t.Errorf("doors: got http %+v, secrets %v; want none", res.HTTP, res.Secrets)
+	}
+	// Fuel differs from language to language; where the runtime meters it, it stays within its limit.
+	if res.Fuel != nil && res.Fuel.Limit > 0 && res.Fuel.Used > res.Fuel.Limit {
+		t.Errorf("fuel: used %d over the limit of %d", res.Fuel.Used, res.Fuel.Limit)
 	}
 }
 
