@@ -17,6 +17,7 @@ import (
 	"github.com/toolgate/toolgate/plugins/pluginstest"
 	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/runtime"
+	"github.com/toolgate/toolgate/runtime/fuel"
 )
 
 // want is what one input must give, in every build.
@@ -120,11 +121,16 @@ func testRuntime(t *testing.T) *runtime.Runtime {
 	return rt
 }
 
-// load loads a build's module, or skips (fails under CI=true) when it is not built.
+// load loads a build's module into the shared runtime, or skips (fails under CI=true) when it is not built.
 func load(t *testing.T, b conformance.Build) string {
 	t.Helper()
+	return loadInto(t, testRuntime(t), b)
+}
+
+func loadInto(t *testing.T, r *runtime.Runtime, b conformance.Build) string {
+	t.Helper()
 	wasm := pluginstest.Built(t, b.Name)
-	info, err := testRuntime(t).Load(context.Background(), wasm)
+	info, err := r.Load(context.Background(), wasm)
 	if err != nil {
 		t.Fatalf("load %s: %v", b.Name, err)
 	}
@@ -136,7 +142,12 @@ func load(t *testing.T, b conformance.Build) string {
 
 func invoke(t *testing.T, digest string, input []byte, config map[string]string) runtime.Result {
 	t.Helper()
-	res, err := testRuntime(t).Invoke(context.Background(), runtime.Call{Module: digest, Input: input, Config: config,
+	return invokeIn(t, testRuntime(t), digest, input, config)
+}
+
+func invokeIn(t *testing.T, r *runtime.Runtime, digest string, input []byte, config map[string]string) runtime.Result {
+	t.Helper()
+	res, err := r.Invoke(context.Background(), runtime.Call{Module: digest, Input: input, Config: config,
 		Limits: runtime.Limits{Timeout: time.Minute}})
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
@@ -148,15 +159,39 @@ func invoke(t *testing.T, digest string, input []byte, config map[string]string)
 // (and so the output digest and size), error message, log lines and count, and that no build touched the
 // network door or claimed secrets it had no business with.
 func TestConformance(t *testing.T) {
+	runCases(t, testRuntime(t))
+}
+
+// TestConformance_Instrumented runs every case again on modules rewritten by the fuel instrumenter (with a
+// budget no case exhausts): metering must not change what any build of any language does.
+func TestConformance_Instrumented(t *testing.T) {
+	if testing.Short() {
+		t.Skip("instruments and recompiles every build")
+	}
+	opts := fuel.DefaultOptions()
+	opts.InitialFuel = 1 << 62
+	ctx := context.Background()
+	r, err := runtime.New(ctx, runtime.Config{Transform: func(wasm []byte) ([]byte, error) {
+		out, _, err := fuel.Instrument(wasm, opts)
+		return out, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	runCases(t, r)
+}
+
+func runCases(t *testing.T, r *runtime.Runtime) {
 	for _, b := range conformance.Builds {
 		t.Run(b.Name, func(t *testing.T) {
-			digest := load(t, b)
+			digest := loadInto(t, r, b)
 			for _, tc := range cases() {
 				if b.ABI == runtime.ABIWASICommand && !tc.cmd || b.ABI != runtime.ABIWASICommand && tc.cmdOnly {
 					continue
 				}
 				t.Run(tc.name, func(t *testing.T) {
-					res := invoke(t, digest, tc.input, tc.config)
+					res := invokeIn(t, r, digest, tc.input, tc.config)
 					check(t, b, tc.want, res)
 				})
 			}
