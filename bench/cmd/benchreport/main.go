@@ -1,0 +1,520 @@
+// Command benchreport turns the raw output of bench/run.sh — `go test -bench` lines from several rounds and
+// cmd/loadgen's JSON lines — into docs/BENCHMARKS.md: machine facts, the commands, medians over the rounds with
+// ratios to raw wazero, the HTTP table and notes on what dominates each cost.
+//
+//	go run ./bench/cmd/benchreport -bench bench/out/bench.txt -load bench/out/load.jsonl \
+//	    -commands bench/out/commands.txt -out docs/BENCHMARKS.md
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	goruntime "runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		benchFile = flag.String("bench", "", "go test -bench output of every round, concatenated")
+		loadFile  = flag.String("load", "", "cmd/loadgen JSON lines")
+		cmdFile   = flag.String("commands", "", "the commands that produced the inputs, shown verbatim")
+		out       = flag.String("out", "docs/BENCHMARKS.md", "the report")
+		loadStart = flag.String("loadavg-start", "", "/proc/loadavg when the run started")
+		loadEnd   = flag.String("loadavg-end", "", "/proc/loadavg when the run ended")
+		fsType    = flag.String("tmpfs", "", "file system of the temporary directory (the server's Badger store)")
+		elapsed   = flag.Duration("elapsed", 0, "how long the whole run took")
+		commit    = flag.String("commit", "", "git describe --always --dirty of the checkout measured")
+		benchGC   = flag.String("bench-gc", "", "optional: the same benchmarks run with GOGC=-gogc")
+		gogc      = flag.String("gogc", "", "the GOGC of -bench-gc")
+		date      = flag.String("date", "", "when the run was made; default now")
+	)
+	flag.Parse()
+	if *benchFile == "" || *loadFile == "" {
+		return errors.New("-bench and -load are required")
+	}
+	bf, err := os.Open(*benchFile)
+	if err != nil {
+		return err
+	}
+	defer bf.Close()
+	br, err := parseBench(bf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *benchFile, err)
+	}
+	var gc *benchResults
+	if *benchGC != "" {
+		f, err := os.Open(*benchGC)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if gc, err = parseBench(f); err != nil {
+			return fmt.Errorf("%s: %w", *benchGC, err)
+		}
+	}
+	lf, err := os.Open(*loadFile)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	runs, err := parseLoad(lf)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *loadFile, err)
+	}
+	var commands string
+	if *cmdFile != "" {
+		b, err := os.ReadFile(*cmdFile)
+		if err != nil {
+			return err
+		}
+		commands = strings.TrimSpace(string(b))
+	}
+	m := machine{
+		CPU: cpuModel(), NProc: goruntime.NumCPU(), Go: goruntime.Version() + " " + goruntime.GOOS + "/" + goruntime.GOARCH,
+		Kernel: readTrim("/proc/sys/kernel/osrelease"), Date: *date,
+		LoadStart: *loadStart, LoadEnd: *loadEnd, FS: *fsType, Elapsed: *elapsed, Commit: *commit,
+	}
+	if m.Date == "" {
+		m.Date = time.Now().UTC().Format("2006-01-02 15:04 MST")
+	}
+	if m.CPU == "unknown" && br.cpuName != "" {
+		m.CPU = br.cpuName
+	}
+	var sb strings.Builder
+	write(&sb, m, commands, br, gc, *gogc, runs)
+	return os.WriteFile(*out, []byte(sb.String()), 0o644)
+}
+
+// sample is one benchmark result line.
+type sample struct{ ns, cpu, bytes, allocs float64 }
+
+// benchResults holds every round's samples by subject and case, in first-seen order.
+type benchResults struct {
+	procs    string
+	cpuName  string
+	subjects []string
+	cases    []string
+	samples  map[string]map[string][]sample
+}
+
+func parseBench(r io.Reader) (*benchResults, error) {
+	br := &benchResults{samples: map[string]map[string][]sample{}}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if cpu, ok := strings.CutPrefix(line, "cpu: "); ok {
+			br.cpuName = cpu
+			continue
+		}
+		if !strings.HasPrefix(line, "BenchmarkFreshSandbox/") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		name := f[0]
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			br.procs = name[i+1:]
+			name = name[:i]
+		}
+		parts := strings.Split(name, "/")
+		if len(parts) != 3 {
+			return nil, fmt.Errorf("unexpected benchmark name %q", f[0])
+		}
+		subject, cs := parts[1], parts[2]
+		var s sample
+		for i := 2; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				return nil, fmt.Errorf("line %q: %w", line, err)
+			}
+			switch f[i+1] {
+			case "ns/op":
+				s.ns = v
+			case "cpu-ns/op":
+				s.cpu = v
+			case "B/op":
+				s.bytes = v
+			case "allocs/op":
+				s.allocs = v
+			}
+		}
+		if br.samples[subject] == nil {
+			br.samples[subject] = map[string][]sample{}
+			br.subjects = append(br.subjects, subject)
+		}
+		if !slices.Contains(br.cases, cs) {
+			br.cases = append(br.cases, cs)
+		}
+		br.samples[subject][cs] = append(br.samples[subject][cs], s)
+	}
+	if len(br.subjects) == 0 {
+		return nil, errors.New("no BenchmarkFreshSandbox results")
+	}
+	return br, sc.Err()
+}
+
+// stat is the median and range of one measure over the rounds.
+type stat struct {
+	med, lo, hi float64
+	n           int
+}
+
+func statOf(xs []float64) stat {
+	if len(xs) == 0 {
+		return stat{med: math.NaN(), lo: math.NaN(), hi: math.NaN()}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return stat{med: med, lo: s[0], hi: s[len(s)-1], n: len(s)}
+}
+
+func (br *benchResults) stat(subject, cs string, f func(sample) float64) stat {
+	var xs []float64
+	for _, s := range br.samples[subject][cs] {
+		xs = append(xs, f(s))
+	}
+	return statOf(xs)
+}
+
+func (br *benchResults) ns(subject, cs string) stat {
+	return br.stat(subject, cs, func(s sample) float64 { return s.ns })
+}
+
+func (br *benchResults) cpu(subject, cs string) stat {
+	return br.stat(subject, cs, func(s sample) float64 { return s.cpu })
+}
+
+// loadRun is one cmd/loadgen line.
+type loadRun struct {
+	Round         int     `json:"round"`
+	Tool          string  `json:"tool"`
+	Concurrency   int     `json:"concurrency"`
+	Requests      int     `json:"requests"`
+	Errors        int     `json:"errors"`
+	FirstError    string  `json:"first_error"`
+	Elapsed       float64 `json:"elapsed_ns"`
+	RPS           float64 `json:"rps"`
+	P50           float64 `json:"p50_ns"`
+	P90           float64 `json:"p90_ns"`
+	P99           float64 `json:"p99_ns"`
+	Max           float64 `json:"max_ns"`
+	CPUPerRequest float64 `json:"cpu_per_request_ns"`
+	CPUCores      float64 `json:"cpu_cores"`
+}
+
+func parseLoad(r io.Reader) ([]loadRun, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var runs []loadRun
+	for {
+		var lr loadRun
+		if err := dec.Decode(&lr); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, err
+		}
+		runs = append(runs, lr)
+	}
+	if len(runs) == 0 {
+		return nil, errors.New("no load runs")
+	}
+	return runs, nil
+}
+
+type machine struct {
+	CPU, Go, Kernel, Date, LoadStart, LoadEnd, FS, Commit string
+	NProc                                                 int
+	Elapsed                                               time.Duration
+}
+
+func readTrim(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "unknown"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func cpuModel() string {
+	for _, line := range strings.Split(readTrim("/proc/cpuinfo"), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+// dur formats nanoseconds with three significant digits.
+func dur(ns float64) string {
+	switch {
+	case math.IsNaN(ns):
+		return "–"
+	case ns >= 1e9:
+		return sig3(ns/1e9) + " s"
+	case ns >= 1e6:
+		return sig3(ns/1e6) + " ms"
+	case ns >= 1e3:
+		return sig3(ns/1e3) + " µs"
+	}
+	return sig3(ns) + " ns"
+}
+
+func sig3(v float64) string {
+	switch {
+	case v >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+func size(b float64) string {
+	switch {
+	case b >= 1<<20:
+		return sig3(b/(1<<20)) + " MiB"
+	case b >= 1<<10:
+		return sig3(b/(1<<10)) + " KiB"
+	}
+	return strconv.FormatFloat(b, 'f', 0, 64) + " B"
+}
+
+func ratio(a, b float64) string {
+	if b == 0 || math.IsNaN(a) || math.IsNaN(b) {
+		return "–"
+	}
+	r := a / b
+	if r >= 10 {
+		return strconv.FormatFloat(r, 'f', 0, 64) + "×"
+	}
+	return strconv.FormatFloat(r, 'f', 2, 64) + "×"
+}
+
+var subjectText = map[string]string{
+	"toolgate":   "`runtime.Invoke`: Toolgate's runtime with its default limits (64 MiB memory cap, 10 s timeout, 1 MiB input and output caps), the Extism Go SDK underneath",
+	"wazero":     "raw wazero v1.12.0: `InstantiateModule` (anonymous, `_initialize` run when exported) + call the entry + `Close`; `extism:host/env` as plain Go host functions over a per-call Go byte slice (`bench/rawkernel.go`), WASI as wazero provides it; no memory cap, timeout, output cap or log capture",
+	"extism-sdk": "the Extism Go SDK v1.7.1 alone: `CompiledPlugin.Instance` + `CallWithContext` + `Close`, WASI on",
+}
+
+var caseText = map[string]string{
+	"nop":   "`bench/testdata/nop.wat`: no imports, one 64 KiB page, `run` returns 0 — the pure floor",
+	"echo":  "`plugins/wat/echo.wasm`: Extism ABI, no memory of its own; copies the 14-byte input to the output (15 `extism:host/env` calls)",
+	"hello": "`plugins/build/hello.wasm`: Go (go-pdk, `-buildmode=c-shared`), 2.3 MB, 37 initial pages, 37,311 data segments; WASI, the Go runtime's init, then `run` with `{\"name\":\"Ada\"}`",
+}
+
+func write(w *strings.Builder, m machine, commands string, br, gc *benchResults, gogc string, runs []loadRun) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	rounds := 0
+	for _, xs := range br.samples[br.subjects[0]] {
+		rounds = max(rounds, len(xs))
+	}
+	p("# Benchmarks\n\n")
+	p("Generated by `make bench` (`bench/run.sh`, then `bench/cmd/benchreport`); do not edit by hand, rerun it. ")
+	p("Issue 2's baseline: what one fresh-sandbox call costs through Toolgate against the layers under it, and what ")
+	p("the real server sustains over loopback with receipts on.\n\n")
+
+	p("## Machine\n\n| | |\n|---|---|\n")
+	p("| date | %s |\n", m.Date)
+	if m.Commit != "" {
+		note := ""
+		if strings.HasSuffix(m.Commit, "-dirty") {
+			note = " (`-dirty`: the shared working tree had uncommitted changes to tracked files)"
+		}
+		p("| checkout | `%s`%s |\n", m.Commit, note)
+	}
+	p("| CPU | %s, nproc %d |\n", m.CPU, m.NProc)
+	p("| Go | %s, GOMAXPROCS %s (default) |\n", m.Go, br.procs)
+	p("| kernel | Linux %s |\n", m.Kernel)
+	if m.FS != "" {
+		p("| temp dir file system (Badger store) | %s |\n", m.FS)
+	}
+	if m.LoadStart != "" {
+		p("| /proc/loadavg at start, end | `%s`, `%s` |\n", m.LoadStart, m.LoadEnd)
+	}
+	if m.Elapsed > 0 {
+		p("| run time | %s |\n", m.Elapsed.Round(time.Second))
+	}
+	p("\nThe machine's 2 cores are shared with other work: read the ratios, which come from one process running ")
+	p("every subject on the same module, rather than the absolute times, and see the ranges.\n\n")
+
+	if commands != "" {
+		p("## Commands\n\n```sh\n%s\n```\n\n", commands)
+	}
+
+	p("## Fresh sandbox per call (in process)\n\n")
+	p("`BenchmarkFreshSandbox/{subject}/{case}` in `bench/bench_test.go`: each op is one call in a new sandbox — ")
+	p("instantiate, call, close — with compilation done before the loop. Each round is a separate process that ")
+	p("runs every subject and case in turn, so the subjects are interleaved over time; the figures are medians over ")
+	p("%d rounds, with the fastest and slowest round. The ratio is the subject's median over raw wazero's on the ", rounds)
+	p("same case. All three use Toolgate's wazero configuration (core features v2, compilation cache, ")
+	p("`WithCloseOnContextDone(true)`).\n\n")
+	p("Subjects:\n\n")
+	for _, s := range br.subjects {
+		p("- **%s**: %s.\n", s, subjectText[s])
+	}
+	p("\nCases:\n\n")
+	for _, c := range br.cases {
+		p("- **%s**: %s.\n", c, caseText[c])
+	}
+	p("\n| case | subject | time/op (median) | range over rounds | ratio to wazero | CPU/op | CPU ratio | B/op | allocs/op |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, c := range br.cases {
+		base, cbase := br.ns("wazero", c).med, br.cpu("wazero", c).med
+		for _, s := range br.subjects {
+			if len(br.samples[s][c]) == 0 {
+				continue
+			}
+			t, u := br.ns(s, c), br.cpu(s, c)
+			b := br.stat(s, c, func(x sample) float64 { return x.bytes })
+			a := br.stat(s, c, func(x sample) float64 { return x.allocs })
+			p("| %s | %s | **%s** | %s – %s | **%s** | %s | %s | %s | %s |\n", c, s, dur(t.med), dur(t.lo), dur(t.hi),
+				ratio(t.med, base), dur(u.med), ratio(u.med, cbase), size(b.med), strconv.FormatFloat(a.med, 'f', 0, 64))
+		}
+	}
+	p("\nCPU/op is the process's user+system CPU time per call, garbage collection on the other core included ")
+	p("(`cpu-ns/op`, from getrusage around the loop). When it is below time/op the process was waiting for a core ")
+	p("that a neighbour held.\n\n")
+	p("The layers, as differences of medians, wall time (CPU time); a difference smaller than the ranges above is ")
+	p("noise:\n\n")
+	p("| case | Extism SDK over raw wazero | Toolgate over the Extism SDK | Toolgate over raw wazero |\n|---|--:|--:|--:|\n")
+	for _, c := range br.cases {
+		d := func(a, b string) string {
+			return signed(br.ns(a, c).med-br.ns(b, c).med) + " (" + signed(br.cpu(a, c).med-br.cpu(b, c).med) + ")"
+		}
+		p("| %s | %s | %s | %s |\n", c, d("extism-sdk", "wazero"), d("toolgate", "extism-sdk"), d("toolgate", "wazero"))
+	}
+	if gc != nil {
+		p("\n### How much of it is garbage collection\n\n")
+		p("The same benchmarks, in the same rounds, with `GOGC=%s`: the collector runs about %s times less often. ", gogc,
+			strconv.FormatFloat(parseFloat(gogc)/100, 'f', -1, 64))
+		p("A benchmark loop keeps almost nothing alive, so at the default `GOGC=100` every few megabytes allocated ")
+		p("start a collection; a server with a larger live heap (Badger's caches, connections) collects less often per ")
+		p("call. The gap between the two columns is, for the most part, collection work driven by the call's own ")
+		p("allocations.\n\n")
+		p("| case | subject | time/op GOGC=100 | time/op GOGC=%s | CPU/op GOGC=100 | CPU/op GOGC=%s | CPU ratio |\n", gogc, gogc)
+		p("|---|---|--:|--:|--:|--:|--:|\n")
+		for _, c := range br.cases {
+			for _, s := range br.subjects {
+				if len(gc.samples[s][c]) == 0 || len(br.samples[s][c]) == 0 {
+					continue
+				}
+				p("| %s | %s | %s | %s | %s | %s | %s |\n", c, s, dur(br.ns(s, c).med), dur(gc.ns(s, c).med),
+					dur(br.cpu(s, c).med), dur(gc.cpu(s, c).med), ratio(br.cpu(s, c).med, gc.cpu(s, c).med))
+			}
+		}
+	}
+
+	p("\n## Invocations per second over HTTP (loopback, receipts on)\n\n")
+	p("`bench/cmd/loadgen`: the real server in-process — Badger store in a temporary directory, runtime with its ")
+	p("compilation cache, admin key from `server.EnsureAdminKey`, `server.New` + `Serve` on `127.0.0.1:0` — with ")
+	p("the tool published as `{\"module\": digest}` (default limits) and pinned; then N workers, each with one ")
+	p("request in flight through `sdk/client` (keep-alive, one connection per worker), each run bounded by ")
+	p("requests and time. Every 200 carries a receipt that Badger has synced to disk (`SyncWrites`, commits batched ")
+	p("across concurrent requests). The load generator shares the process and the 2 cores with the server. Medians ")
+	p("over the rounds (runs interleaved: each round runs every tool at every concurrency); latency is per request ")
+	p("as the client sees it; CPU/request is the process's user+system time over successful requests (server and ")
+	p("client together); cores is that CPU time over wall time.\n\n")
+	p("| tool | concurrency | req/s (median) | range | p50 | p99 | CPU/request | cores | requests | errors |\n")
+	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	type key struct {
+		tool string
+		c    int
+	}
+	var keys []key
+	byKey := map[key][]loadRun{}
+	for _, r := range runs {
+		k := key{r.Tool, r.Concurrency}
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], r)
+	}
+	col := func(rs []loadRun, f func(loadRun) float64) stat {
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, f(r))
+		}
+		return statOf(xs)
+	}
+	var firstErrs []string
+	for _, k := range keys {
+		rs := byKey[k]
+		rps := col(rs, func(r loadRun) float64 { return r.RPS })
+		n, e := 0, 0
+		for _, r := range rs {
+			n += r.Requests
+			e += r.Errors
+			if r.FirstError != "" {
+				firstErrs = append(firstErrs, fmt.Sprintf("%s c=%d round %d: %s", r.Tool, r.Concurrency, r.Round, r.FirstError))
+			}
+		}
+		p("| %s | %d | **%.0f** | %.0f – %.0f | %s | %s | %s | %.2f | %d in %d runs | %d |\n", k.tool, k.c, rps.med, rps.lo,
+			rps.hi, dur(col(rs, func(r loadRun) float64 { return r.P50 }).med),
+			dur(col(rs, func(r loadRun) float64 { return r.P99 }).med),
+			dur(col(rs, func(r loadRun) float64 { return r.CPUPerRequest }).med),
+			col(rs, func(r loadRun) float64 { return r.CPUCores }).med, n, len(rs), e)
+	}
+	for _, e := range firstErrs {
+		p("\nError: %s\n", e)
+	}
+
+	writeNotes(p, br, gc, gogc, byKeyCPU(runs))
+}
+
+// byKeyCPU returns the median CPU per request of each tool at its lowest concurrency.
+func byKeyCPU(runs []loadRun) map[string]float64 {
+	low := map[string]int{}
+	for _, r := range runs {
+		if c, ok := low[r.Tool]; !ok || r.Concurrency < c {
+			low[r.Tool] = r.Concurrency
+		}
+	}
+	xs := map[string][]float64{}
+	for _, r := range runs {
+		if r.Concurrency == low[r.Tool] {
+			xs[r.Tool] = append(xs[r.Tool], r.CPUPerRequest)
+		}
+	}
+	out := map[string]float64{}
+	for t, v := range xs {
+		out[t] = statOf(v).med
+	}
+	return out
+}
+
+func signed(ns float64) string {
+	if ns < 0 {
+		return "−" + dur(-ns)
+	}
+	return "+" + dur(ns)
+}
+
+func parseFloat(s string) float64 {
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return math.NaN()
+	}
+	return v
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"math"
+	goruntime "runtime"
+)
+
+// writeNotes explains what dominates each cost. The figures come from this run; the attributions come from CPU
+// profiles taken while the benchmarks were written (`go test ./bench -run '^$' -bench
+// 'FreshSandbox/<subject>/<case>' -cpuprofile cpu.prof`, and `loadgen -cpuprofile`), which run.sh does not
+// repeat: rerun them when the code underneath changes.
+func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, cpuPerReq map[string]float64) {
+	med := func(s, c string) float64 { return br.ns(s, c).med }
+	bytes := func(s, c string) float64 { return br.stat(s, c, func(x sample) float64 { return x.bytes }).med }
+	allocs := func(s, c string) float64 { return br.stat(s, c, func(x sample) float64 { return x.allocs }).med }
+	cpu := func(s, c string) float64 { return br.cpu(s, c).med }
+
+	p("\n## What dominates\n\n")
+	p("Attributions from CPU profiles of single benchmarks (`go test ./bench -run '^$' -bench ")
+	p("'FreshSandbox/wazero/hello' -cpuprofile cpu.prof`, and `loadgen -cpuprofile`), taken when this harness was ")
+	p("written; the figures are this run's.\n\n")
+
+	p("- **Raw wazero, the floor** (nop %s, echo %s). A fresh instance is mostly Go heap work: the module's linear ",
+		dur(med("wazero", "nop")), dur(med("wazero", "echo")))
+	p("memory is allocated and zeroed (nop's one 64 KiB page, %s/op; echo declares no memory — its data lives in ",
+		size(bytes("wazero", "nop")))
+	cheaper := ""
+	if med("wazero", "echo") < med("wazero", "nop") {
+		cheaper = " and is the cheaper of the two"
+	}
+	p("the host's kernel — so it allocates %s/op%s), the instance's system context ", size(bytes("wazero", "echo")), cheaper)
+	p("seeds a fresh deterministic `math/rand` source (about a tenth of nop's profile), and the garbage collector ")
+	p("sweeps what the previous instances left. Echo's 15 host calls into Go functions are a small share. This is ")
+	p("what a native Extism engine on raw wazero would start from.\n")
+
+	p("- **The Extism SDK over wazero** (+%s on nop). Every `Instance` also instantiates the SDK's Wasm kernel, ",
+		dur(med("extism-sdk", "nop")-med("wazero", "nop")))
+	p("whose 16 pages (1 MiB) are allocated and zeroed on the Go heap per call: %s/op against raw wazero's %s. ",
+		size(bytes("extism-sdk", "echo")), size(bytes("wazero", "echo")))
+	p("Most of the CPU in its profile is that allocation and the collection it drives (background sweeping, mark ")
+	p("assists, scheduler wake-ups), not Wasm")
+	if gc != nil {
+		p(": with `GOGC=%s` the SDK's echo costs %s of CPU instead of %s", gogc, dur(gc.cpu("extism-sdk", "echo").med),
+			dur(cpu("extism-sdk", "echo")))
+	}
+	p(". So the figure depends on the host's heap: it can be lower in a server, whose larger live heap makes ")
+	p("collections rarer. Echo adds the SDK's per-host-call cost (each forwarded call looks up a kernel export ")
+	p("afresh); nop makes none.\n")
+
+	p("- **Toolgate over the SDK** (echo %s wall, %s CPU; nop %s wall, %s CPU", signed(med("toolgate", "echo")-med("extism-sdk", "echo")),
+		signed(cpu("toolgate", "echo")-cpu("extism-sdk", "echo")), signed(med("toolgate", "nop")-med("extism-sdk", "nop")),
+		signed(cpu("toolgate", "nop")-cpu("extism-sdk", "nop")))
+	small := false
+	if gc != nil {
+		d := gc.cpu("toolgate", "echo").med - gc.cpu("extism-sdk", "echo").med
+		p("; with `GOGC=%s`, where collection weighs less, %s CPU on echo", gogc, signed(d))
+		small = math.Abs(d) < 0.25*gc.cpu("extism-sdk", "echo").med
+	}
+	p("). Invoke adds a per-call memory allocator (every linear memory goes through the runtime's limiter, for ")
+	p("the cap and the peak), delivers the input twice (once to detect the SDK silently dropping an input that ")
+	p("does not fit, once in the call), a deadline context, log capture and the classification of the result: ")
+	p("%.0f more allocations and %s more per call than the SDK alone on echo.",
+		allocs("toolgate", "echo")-allocs("extism-sdk", "echo"), size(bytes("toolgate", "echo")-bytes("extism-sdk", "echo")))
+	if small {
+		p(" Next to the SDK's own cost this layer is small.")
+	}
+	p(" A difference smaller than the ranges in the table is noise.\n")
+
+	p("- **hello, a standard-Go guest** (wazero %s, %s× nop). The module has 37,311 data segments: each fresh ",
+		dur(med("wazero", "hello")), ratioNum(med("wazero", "hello"), med("wazero", "nop")))
+	p("instance evaluates every segment's offset expression and copies it into a new 37-page memory — %.0f ",
+		allocs("wazero", "hello"))
+	p("allocations and %s per call, the same under all three subjects. In the profile, instantiation (data ",
+		size(bytes("wazero", "hello")))
+	p("segments most of it) is about 70%% of the call and the guest's own code (the Go runtime's `_initialize`, ")
+	p("then `run`) under a fifth. The SDK's kernel, a millisecond at most, is a small part of that (extism-sdk ")
+	p("%s and toolgate %s raw wazero's time; see the ranges): ",
+		ratio(med("extism-sdk", "hello"), med("wazero", "hello")), ratio(med("toolgate", "hello"), med("wazero", "hello")))
+	p("what would move hello is a post-`_initialize` snapshot or a memory image instead of per-segment ")
+	p("instantiation (RESEARCH.md, \"Standard-Go guests\").\n")
+
+	if echo, ok := cpuPerReq["echo"]; ok && echo > 0 {
+		inv := cpu("toolgate", "echo")
+		p("- **Over HTTP** (echo: %s of CPU per request at the lowest concurrency, server and load generator ",
+			dur(echo))
+		p("together, against %s of CPU for `runtime.Invoke` alone in the benchmark loop", dur(inv))
+		if gc != nil {
+			p(" and %s with `GOGC=%s`", dur(gc.cpu("toolgate", "echo").med), gogc)
+		}
+		if echo < inv {
+			p(": a whole request costs less than a bare call in the loop because the server's larger live heap makes ")
+			p("its collector run less often per call")
+		}
+		p("). req/s is the `cores` the process kept busy ÷ CPU per request; where `cores` is below the machine's ")
+		p("%d, the process was waiting — for cores its neighbours held (see the load average) or, at low ", goruntime.NumCPU())
+		p("concurrency, for the synced receipt commit. Beyond that, more concurrency adds queueing (Little's law: ")
+		p("mean latency = concurrency ÷ req/s). Besides the sandbox, each request pays the HTTP path (fasthttp ")
+		p("and Fiber, the token check, the server's admission checks, resolving the pin in Badger), the receipt ")
+		p("(its canonical JSON and a synced Badger commit, which concurrent requests share, so higher concurrency ")
+		p("amortizes the sync) and the load generator's own `net/http` client in the same process.")
+		if hello, ok := cpuPerReq["hello"]; ok && hello > 0 {
+			p(" hello's %s per request is its sandbox again (%s of CPU in process).", dur(hello), dur(cpu("toolgate", "hello")))
+		}
+		p("\n")
+	}
+}
+
+func ratioNum(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return sig3(a / b)
+}

@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/toolgate/toolgate/sdk/client"
+)
+
+// LoadOptions configure one Load run. It stops when Requests have been sent or Duration has passed, whichever
+// comes first; requests in flight at the deadline finish and count.
+type LoadOptions struct {
+	Client      *client.Client
+	Tool        string
+	Input       []byte
+	Want        []byte // the expected output; a different one counts as an error
+	Concurrency int    // workers, each with one request in flight
+	Requests    int    // 0: no bound
+	Duration    time.Duration
+}
+
+// LoadResult is what one Load run measured. Latencies are of successful requests, as the client saw them.
+type LoadResult struct {
+	Tool        string        `json:"tool"`
+	Concurrency int           `json:"concurrency"`
+	Requests    int           `json:"requests"` // successful
+	Errors      int           `json:"errors"`
+	FirstError  string        `json:"first_error,omitempty"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	RPS         float64       `json:"rps"` // successful requests per second
+	P50         time.Duration `json:"p50_ns"`
+	P90         time.Duration `json:"p90_ns"`
+	P99         time.Duration `json:"p99_ns"`
+	Max         time.Duration `json:"max_ns"`
+}
+
+// Load invokes o.Tool with o.Input from o.Concurrency workers and measures throughput and latency. A success is
+// a 200 with the expected output and a receipt id.
+func Load(ctx context.Context, o LoadOptions) (LoadResult, error) {
+	if o.Concurrency < 1 || (o.Requests <= 0 && o.Duration <= 0) {
+		return LoadResult{}, errors.New("bench: load needs a concurrency and a bound (requests or duration)")
+	}
+	var (
+		sent     atomic.Int64
+		errCount atomic.Int64
+		firstErr sync.Once
+		errMsg   string
+		wg       sync.WaitGroup
+	)
+	lat := make([][]time.Duration, o.Concurrency)
+	start := time.Now()
+	var deadline time.Time
+	if o.Duration > 0 {
+		deadline = start.Add(o.Duration)
+	}
+	for w := range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if o.Requests > 0 && sent.Add(1) > int64(o.Requests) {
+					return
+				}
+				t0 := time.Now()
+				if !deadline.IsZero() && t0.After(deadline) {
+					return
+				}
+				res, err := o.Client.Invoke(ctx, o.Tool, o.Input, client.InvokeOptions{})
+				d := time.Since(t0)
+				switch {
+				case err == nil && string(res.Output) != string(o.Want):
+					err = fmt.Errorf("got %q, want %q: %w", res.Output, o.Want, ErrOutput)
+				case err == nil && res.Receipt == "":
+					err = errors.New("no receipt id in the response")
+				}
+				if err != nil {
+					errCount.Add(1)
+					firstErr.Do(func() { errMsg = err.Error() })
+					continue
+				}
+				lat[w] = append(lat[w], d)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	r := LoadResult{Tool: o.Tool, Concurrency: o.Concurrency, Requests: len(all), Errors: int(errCount.Load()),
+		FirstError: errMsg, Elapsed: elapsed, RPS: float64(len(all)) / elapsed.Seconds()}
+	if len(all) > 0 {
+		q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+		r.P50, r.P90, r.P99, r.Max = q(0.50), q(0.90), q(0.99), all[len(all)-1]
+	}
+	return r, ctx.Err()
+}

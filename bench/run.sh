@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs Toolgate's whole-system benchmarks and writes docs/BENCHMARKS.md (issue 2's performance baseline).
+# `make bench` runs it after `make toolchains plugins`. Takes about three to four minutes on 2 cores.
+#
+#   1. BenchmarkFreshSandbox (bench/bench_test.go), ROUNDS times, each round a fresh process running every
+#      subject (toolgate, wazero, extism-sdk) on every case (nop, echo, hello): interleaved, so that a noisy
+#      neighbour hits all subjects alike. Each round then runs it again with GOGC=GC_GOGC, to show how much of
+#      each cost is the garbage collection that the per-call allocations drive.
+#   2. cmd/loadgen: the real server on loopback with receipts on, LOAD_ROUNDS rounds of every tool at every
+#      concurrency, each run bounded by LOAD_REQUESTS requests and LOAD_DURATION.
+#   3. cmd/benchreport: medians, ratios to raw wazero and the tables, into docs/BENCHMARKS.md.
+#
+# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], GC_GOGC [800], LOAD_ROUNDS [3], LOAD_DURATION [5s],
+# LOAD_REQUESTS [20000], LOAD_CONCURRENCY [8,32], LOAD_TOOLS [echo,hello], REPORT [docs/BENCHMARKS.md].
+# Raw outputs are kept in bench/out/ (gitignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+BENCHTIME=${BENCHTIME:-500ms}
+GC_GOGC=${GC_GOGC:-800}
+LOAD_ROUNDS=${LOAD_ROUNDS:-3}
+LOAD_DURATION=${LOAD_DURATION:-5s}
+LOAD_REQUESTS=${LOAD_REQUESTS:-20000}
+LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-8,32}
+LOAD_TOOLS=${LOAD_TOOLS:-echo,hello}
+REPORT=${REPORT:-docs/BENCHMARKS.md}
+
+if [ ! -f plugins/build/hello.wasm ]; then
+	echo "bench/run.sh: plugins/build/hello.wasm is missing; build it with: bash plugins/build.sh (make plugins)" >&2
+	exit 1
+fi
+
+out=bench/out
+rm -rf "$out"
+mkdir -p "$out"
+# One wazero compilation cache for every subject and round: hello.wasm is compiled once, not per process.
+export TOOLGATE_BENCH_CACHE="$PWD/$out/cache"
+
+started=$(date +%s)
+loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)
+tmpfs=$(df -PT "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')
+commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
+
+go test -c -o "$out/bench.test" ./bench
+go build -o "$out/loadgen" ./bench/cmd/loadgen
+
+bench_cmd="bench.test -test.run '^\$' -test.bench '^BenchmarkFreshSandbox\$' -test.benchtime $BENCHTIME -test.benchmem"
+for i in $(seq 1 "$ROUNDS"); do
+	echo "== bench/run.sh: BenchmarkFreshSandbox round $i/$ROUNDS" >&2
+	(cd bench && "../$out/bench.test" -test.run '^$' -test.bench '^BenchmarkFreshSandbox$' \
+		-test.benchtime "$BENCHTIME" -test.benchmem) | tee -a "$out/bench.txt"
+	# The same under a lazier collector, to show how much of each cost is garbage collection.
+	(cd bench && GOGC=$GC_GOGC "../$out/bench.test" -test.run '^$' -test.bench '^BenchmarkFreshSandbox$' \
+		-test.benchtime "$BENCHTIME" -test.benchmem) | tee -a "$out/bench-gogc.txt"
+done
+
+echo "== bench/run.sh: HTTP load" >&2
+load_cmd="loadgen -c $LOAD_CONCURRENCY -tools $LOAD_TOOLS -rounds $LOAD_ROUNDS -d $LOAD_DURATION -n $LOAD_REQUESTS"
+"$out/loadgen" -c "$LOAD_CONCURRENCY" -tools "$LOAD_TOOLS" -rounds "$LOAD_ROUNDS" -d "$LOAD_DURATION" \
+	-n "$LOAD_REQUESTS" -cache "$TOOLGATE_BENCH_CACHE" -out "$out/load.jsonl"
+
+loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
+cat >"$out/commands.txt" <<CMDS
+make bench                 # = make toolchains plugins && bash bench/run.sh
+# bench/run.sh, with ROUNDS=$ROUNDS BENCHTIME=$BENCHTIME LOAD_ROUNDS=$LOAD_ROUNDS LOAD_DURATION=$LOAD_DURATION:
+go test -c -o bench/out/bench.test ./bench
+go build -o bench/out/loadgen ./bench/cmd/loadgen
+# $ROUNDS rounds of these two, from bench/, with TOOLGATE_BENCH_CACHE=bench/out/cache:
+$bench_cmd
+GOGC=$GC_GOGC $bench_cmd
+$load_cmd
+CMDS
+go run ./bench/cmd/benchreport -bench "$out/bench.txt" -load "$out/load.jsonl" -commands "$out/commands.txt" \
+	-bench-gc "$out/bench-gogc.txt" -gogc "$GC_GOGC" -loadavg-start "$loadavg_start" -loadavg-end "$loadavg_end" -tmpfs "$tmpfs" -commit "$commit" \
+	-elapsed "$(($(date +%s) - started))s" -out "$REPORT"
+echo "bench/run.sh: wrote $REPORT (raw outputs in $out/)" >&2
