@@ -14,6 +14,9 @@ const (
 	GlobalExhausted = "toolgate_fuel_exhausted"
 	// ExportStart is the export name of the start function under Options.DeferStart.
 	ExportStart = "toolgate_start"
+	// GlobalDepth is the exported mutable i32 global counting active calls under Options.MaxCallDepth. A trap
+	// leaves it where the trap happened: a host that calls an instance again after a trap sets it to 0 first.
+	GlobalDepth = "toolgate_call_depth"
 )
 
 // Values of GlobalExhausted.
@@ -33,7 +36,7 @@ type Options struct {
 	// costed operator traps with GlobalExhausted = ExhaustedFuel.
 	InitialFuel uint64
 	// MaxCallDepth, if not 0, bounds the call depth: a function entered with MaxCallDepth frames already active
-	// traps with GlobalExhausted = ExhaustedDepth. It makes unbounded recursion fail at the same depth on every
+	// traps with GlobalExhausted = ExhaustedDepth. The count lives in the exported global GlobalDepth. It makes unbounded recursion fail at the same depth on every
 	// engine (wazero's compiler otherwise grows its stack to 400 MB; its interpreter stops at 2,000 frames).
 	// Defaults to 0: no bound of its own.
 	MaxCallDepth uint32
@@ -86,8 +89,10 @@ type Stats struct {
 // MaxCallDepth needs a block type for a function with several results that no existing type describes, and
 // DeferStart drops the Start section.
 //
-// The input need not be valid beyond its structure: a module a compiler would reject may be rewritten into a
-// module the compiler rejects too, but a valid module always becomes a valid module.
+// A valid module always becomes a valid module. Instrument does not type-check, but it refuses the invalid
+// modules that appending would make valid: an instruction, constant expression or export naming a local, global
+// or type past the module's own, which would reach the appended ones (and could write the fuel). Still, decide
+// validity by compiling the original.
 func Instrument(wasm []byte, opts Options) ([]byte, Stats, error) {
 	return instrument(wasm, opts, planMetered)
 }
@@ -102,7 +107,8 @@ func instrument(wasm []byte, opts Options, plan planFunc) ([]byte, Stats, error)
 		return nil, st, err
 	}
 	for _, e := range m.exports {
-		if e.Name == GlobalFuel || e.Name == GlobalExhausted || (e.Name == ExportStart && opts.DeferStart) {
+		if e.Name == GlobalFuel || e.Name == GlobalExhausted || (e.Name == ExportStart && opts.DeferStart) ||
+			(e.Name == GlobalDepth && opts.MaxCallDepth != 0) {
 			return nil, st, &Error{Section: "export", Func: -1, Err: fmt.Errorf("%w: %q", ErrNameConflict, e.Name)}
 		}
 	}
@@ -217,6 +223,9 @@ func (w *rewriter) exportSection() []byte {
 		idx  uint32
 	}
 	add := []export{{GlobalFuel, kindGlobal, w.fuel}, {GlobalExhausted, kindGlobal, w.exhausted}}
+	if w.opts.MaxCallDepth != 0 {
+		add = append(add, export{GlobalDepth, kindGlobal, w.depth})
+	}
 	if w.opts.DeferStart && w.m.hasStart {
 		add = append(add, export{ExportStart, kindFunc, w.m.start})
 	}
@@ -302,7 +311,8 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 	bd := &w.m.bodies[i]
 	costs := &w.opts.Costs
 	r := reader{b: payload[bd.exprStart:bd.end], base: base + bd.exprStart}
-	if err := w.sc.scan(&r, costs, w.m); err != nil {
+	ft := w.m.types[w.m.funcTypes[i]]
+	if err := w.sc.scan(&r, costs, w.m, uint64(ft.params)+bd.locals); err != nil {
 		return nil, err
 	}
 	ins := w.sc.instrs
@@ -315,7 +325,6 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 			break
 		}
 	}
-	ft := w.m.types[w.m.funcTypes[i]]
 	// Scratch locals, after the declared ones: an i32 for a size operand, two i64 for the charge arithmetic.
 	sc := scratch{n: ft.params + uint32(bd.locals)}
 	sc.a, sc.b = sc.n+1, sc.n+2

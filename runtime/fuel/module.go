@@ -164,7 +164,7 @@ func Decode(wasm []byte) (*Module, error) {
 	for i := range m.bodies {
 		b := &m.bodies[i]
 		r := reader{b: code.Payload()[b.exprStart:b.end], base: code.Offset + code.payload + b.exprStart}
-		if err := sc.scan(&r, &costs, m); err != nil {
+		if err := sc.scan(&r, &costs, m, uint64(m.types[m.funcTypes[i]].params)+b.locals); err != nil {
 			return nil, wrapErr(err, "code", i)
 		}
 	}
@@ -264,13 +264,26 @@ func (m *Module) decodeSection(id byte, r *reader, payloadAt int) error {
 			}
 		}
 	case secGlobal:
-		// The entries are copied, never read: only their number matters (it fixes the appended globals' index).
+		// The entries are copied; they are read for their number (it fixes the appended globals' index) and to
+		// check their initialisers.
 		var n int
 		if n, err = r.count(4, "global"); err != nil {
 			return err
 		}
 		m.globals = uint32(n)
-		r.off = len(r.b)
+		for i := 0; i < n && err == nil; i++ {
+			var t byte
+			if t, err = r.byte(); err == nil && !isValType(t) {
+				return r.fail(ErrMalformed, "global %d: type %#x", i, t)
+			}
+			if _, err = r.byte(); err == nil {
+				err = m.constExpr(r)
+			}
+		}
+	case secElement:
+		err = m.decodeElements(r)
+	case secData:
+		err = m.decodeData(r)
 	case secExport:
 		err = m.decodeExports(r)
 	case secStart:
@@ -278,7 +291,7 @@ func (m *Module) decodeSection(id byte, r *reader, payloadAt int) error {
 		m.start, err = r.u32()
 	case secCode:
 		err = m.decodeCode(r)
-	default: // table, element, data, datacount: copied as they are
+	default: // table, datacount: copied as they are
 		r.off = len(r.b)
 	}
 	if err != nil {
@@ -442,6 +455,9 @@ func (m *Module) decodeExports(r *reader) error {
 		if e.Index, err = r.u32(); err != nil {
 			return err
 		}
+		if e.Kind == kindGlobal && uint64(e.Index) >= uint64(m.importedGlobal)+uint64(m.globals) {
+			return r.fail(ErrMalformed, "export %q: global index %d out of range", e.Name, e.Index)
+		}
 	}
 	return nil
 }
@@ -497,6 +513,133 @@ func (m *Module) decodeCode(r *reader) error {
 			return br.fail(ErrTruncated, "func %d: empty body", i)
 		}
 		r.off = b.end
+	}
+	return nil
+}
+
+// constExpr reads a constant expression up to its end. A global.get must name one of the module's own globals:
+// past them are the appended fuel globals, which the module must not read.
+func (m *Module) constExpr(r *reader) error {
+	for {
+		op, err := r.byte()
+		if err != nil {
+			return err
+		}
+		switch op {
+		case opEnd:
+			return nil
+		case opI32Const:
+			_, err = r.signed(32)
+		case opI64Const:
+			_, err = r.signed(64)
+		case opF32Const:
+			_, err = r.bytes(4)
+		case opF64Const:
+			_, err = r.bytes(8)
+		case opRefNull:
+			_, err = r.byte()
+		case opRefFunc:
+			_, err = r.u32()
+		case opGlobalGet:
+			var x uint32
+			if x, err = r.u32(); err == nil && uint64(x) >= uint64(m.importedGlobal)+uint64(m.globals) {
+				return r.fail(ErrMalformed, "constant expression reads global %d", x)
+			}
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended-const add, sub, mul
+		case opPrefixSIMD:
+			var sub uint32
+			if sub, err = r.u32(); err == nil {
+				if sub != 12 {
+					return r.fail(ErrMalformed, "0xfd %d in a constant expression", sub)
+				}
+				_, err = r.bytes(16)
+			}
+		default:
+			return r.fail(ErrMalformed, "opcode %#x in a constant expression", op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (m *Module) decodeElements(r *reader) error {
+	n, err := r.count(2, "element segment")
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		flag, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if flag > 7 {
+			return r.fail(ErrMalformed, "element segment %d: flag %d", i, flag)
+		}
+		if flag&3 == 2 { // explicit table index
+			if _, err := r.u32(); err != nil {
+				return err
+			}
+		}
+		if flag&1 == 0 { // active: offset
+			if err := m.constExpr(r); err != nil {
+				return err
+			}
+		}
+		if flag&3 != 0 { // elemkind or reftype
+			if _, err := r.byte(); err != nil {
+				return err
+			}
+		}
+		k, err := r.count(1, "element")
+		if err != nil {
+			return err
+		}
+		for j := 0; j < k; j++ {
+			if flag&4 != 0 {
+				err = m.constExpr(r)
+			} else {
+				_, err = r.u32()
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Module) decodeData(r *reader) error {
+	n, err := r.count(1, "data segment")
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		flag, err := r.u32()
+		if err != nil {
+			return err
+		}
+		switch flag {
+		case 0:
+			err = m.constExpr(r)
+		case 1:
+		case 2:
+			if _, err = r.u32(); err == nil {
+				err = m.constExpr(r)
+			}
+		default:
+			return r.fail(ErrMalformed, "data segment %d: flag %d", i, flag)
+		}
+		if err != nil {
+			return err
+		}
+		size, err := r.u32()
+		if err != nil {
+			return err
+		}
+		if _, err := r.bytes(int(size)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -109,8 +109,13 @@ type scanner struct {
 }
 
 // scan reads one expression (ending at the function's final end) and records each instruction with its cost
-// under costs. r must hold exactly the expression.
-func (s *scanner) scan(r *reader, costs *Costs, m *Module) error {
+// under costs. r must hold exactly the expression; locals is the function's parameter and local count.
+//
+// Beyond structure it checks the indices that instrumentation would otherwise make valid: a local past the
+// function's own (the scratch locals follow), a global past the module's own (the fuel globals follow), a type
+// past the module's own (a depth wrapper's type may follow). Without these checks an invalid module could become
+// a valid one that writes its own fuel.
+func (s *scanner) scan(r *reader, costs *Costs, m *Module, locals uint64) error {
 	s.instrs = s.instrs[:0]
 	s.labels = s.labels[:0]
 	s.ctl = append(s.ctl[:0], frame{live: true})
@@ -193,14 +198,31 @@ func (s *scanner) scan(r *reader, costs *Costs, m *Module) error {
 				return err
 			}
 			in.kind = kCall
-		case op == opLocalGet, op == opLocalSet, op == opLocalTee, op == opGlobalGet,
-			op == opGlobalSet, op == opTableGet, op == opTableSet, op == opRefFunc:
+		case op == opLocalGet, op == opLocalSet, op == opLocalTee:
+			x, err := r.u32()
+			if err != nil {
+				return err
+			}
+			if uint64(x) >= locals {
+				return r.fail(ErrMalformed, "local index %d with %d locals", x, locals)
+			}
+		case op == opGlobalGet, op == opGlobalSet:
+			x, err := r.u32()
+			if err != nil {
+				return err
+			}
+			if n := uint64(m.importedGlobal) + uint64(m.globals); uint64(x) >= n {
+				return r.fail(ErrMalformed, "global index %d with %d globals", x, n)
+			}
+		case op == opTableGet, op == opTableSet, op == opRefFunc:
 			if _, err := r.u32(); err != nil {
 				return err
 			}
 		case op == opCallIndirect:
-			if _, err := r.u32(); err != nil { // type
+			if x, err := r.u32(); err != nil {
 				return err
+			} else if int64(x) >= int64(len(m.types)) {
+				return r.fail(ErrMalformed, "call_indirect type %d", x)
 			}
 			if _, err := r.u32(); err != nil { // table
 				return err
