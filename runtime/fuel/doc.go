@@ -5,8 +5,9 @@
 // remaining fuel, a mutable i64 read as unsigned) and GlobalExhausted (a mutable i32 flag), and inserts an inline
 // charge at the start of every metered block, a run of code that executes all or nothing:
 //
-//	if global.get $toolgate_fuel <u COST { global.set $toolgate_fuel_exhausted 1; unreachable }
-//	global.set $toolgate_fuel (global.get $toolgate_fuel - COST)
+//	a = global.get $toolgate_fuel; b = a - COST
+//	if b >u a { global.set $toolgate_fuel_exhausted 1; unreachable } // fuel < COST
+//	global.set $toolgate_fuel b
 //
 // Operations whose work grows with an operand (memory.fill/copy/init, table.fill/copy/init, memory.grow,
 // table.grow) also pay for their size, in 64-bit arithmetic, before they run. No import, helper function or host
@@ -20,6 +21,9 @@
 //   - Used: budget minus GlobalFuel after the call.
 //   - Out of fuel: the call trapped and GlobalExhausted is ExhaustedFuel (1). Any other trap (GlobalExhausted 0)
 //     is the guest's own; ExhaustedDepth (2) is a call deeper than Options.MaxCallDepth.
+//
+// Start functions run against Options.InitialFuel, or, with Options.DeferStart, are exported as ExportStart for
+// the host to call under the call's budget. Options.MaxCallDepth bounds recursion deterministically.
 //
 // The package has its own decoder and encoder for the binary format (Decode, Module.Encode): sections it does not
 // change are copied byte for byte, and its instruction scanner knows the immediates of every Wasm 2.0 operator.
