@@ -14,11 +14,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/toolgate/toolgate/registry"
+	"github.com/toolgate/toolgate/sdk"
 )
 
-// The kits under templates/kits are copies of sdk/ (a test checks they are in sync); regenerate them with
+// The kits come from sdk/ itself (sdk.Kits), except the Go kit: sdk/go is a module of its own, which embedding
+// cannot reach, so templates/kits/go holds a copy (a test checks it is in sync); regenerate it with
 // `go generate ./cmd/toolgate`.
-//go:generate sh -c "cp ../../sdk/c/toolgate.h templates/kits/c/ && cp ../../sdk/rust/toolgate.rs templates/kits/rust/ && cp ../../sdk/assemblyscript/toolgate.ts templates/kits/assemblyscript/ && cp ../../sdk/zig/toolgate.zig templates/kits/zig/ && cp ../../sdk/go/tool/tool.go templates/kits/go/tool/tool.go.tmpl && cp ../../sdk/go/tool/json.go templates/kits/go/tool/json.go.tmpl"
+//go:generate sh -c "cp ../../sdk/go/tool/tool.go templates/kits/go/tool/tool.go.tmpl && cp ../../sdk/go/tool/json.go templates/kits/go/tool/json.go.tmpl"
 
 // templates holds one directory per language (the tool's source and build script), the files every project gets
 // (manifest.json, README.md), and the kits. A ".tmpl" suffix is dropped on writing (it keeps Go sources and
@@ -31,7 +33,7 @@ var templates embed.FS
 // initLang is one language `toolgate init` scaffolds.
 type initLang struct {
 	name  string // as docs/plugins.md names it
-	kit   string // the kit's directory under templates/kits, copied into the project
+	kit   string // the kit's directory (see kitFS), copied into the project
 	build string // what to run in the project to build NAME.wasm
 }
 
@@ -103,33 +105,36 @@ func scaffold(dir, name, langName string, lang initLang) ([]string, error) {
 	}
 	replace := strings.NewReplacer("__NAME__", name, "__LANG__", lang.name, "__KIT__", kitFiles(lang.kit))
 	type file struct {
+		fsys     fs.FS
 		src, dst string
 		subst    bool
 	}
 	var files []file
-	add := func(root string, subst bool) error {
-		return fs.WalkDir(templates, root, func(p string, d fs.DirEntry, err error) error {
+	add := func(fsys fs.FS, root string, subst bool) error {
+		return fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
 			}
 			rel := strings.TrimPrefix(p, root+"/")
-			files = append(files, file{src: p, dst: strings.TrimSuffix(rel, ".tmpl"), subst: subst})
+			files = append(files, file{fsys: fsys, src: p, dst: strings.TrimSuffix(rel, ".tmpl"), subst: subst})
 			return nil
 		})
 	}
 	for _, common := range []string{"manifest.json.tmpl", "README.md.tmpl"} {
-		files = append(files, file{src: "templates/" + common, dst: strings.TrimSuffix(common, ".tmpl"), subst: true})
+		files = append(files, file{fsys: templates, src: "templates/" + common,
+			dst: strings.TrimSuffix(common, ".tmpl"), subst: true})
 	}
-	if err := add("templates/"+langName, true); err != nil {
+	if err := add(templates, "templates/"+langName, true); err != nil {
 		return nil, err
 	}
-	if err := add("templates/kits/"+lang.kit, false); err != nil {
+	kfs, kroot := kitFS(lang.kit)
+	if err := add(kfs, kroot, false); err != nil {
 		return nil, err
 	}
 
 	var written []string
 	for _, f := range files {
-		b, err := templates.ReadFile(f.src)
+		b, err := fs.ReadFile(f.fsys, f.src)
 		if err != nil {
 			return nil, err
 		}
@@ -153,12 +158,21 @@ func scaffold(dir, name, langName string, lang initLang) ([]string, error) {
 	return written, nil
 }
 
+// kitFS returns the file system and directory holding a language's kit.
+func kitFS(kit string) (fs.FS, string) {
+	if kit == "go" {
+		return templates, "templates/kits/go"
+	}
+	return sdk.Kits, kit
+}
+
 // kitFiles names the kit's files as the project has them.
 func kitFiles(kit string) string {
 	var names []string
-	_ = fs.WalkDir(templates, "templates/kits/"+kit, func(p string, d fs.DirEntry, err error) error {
+	fsys, root := kitFS(kit)
+	_ = fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
-			names = append(names, strings.TrimSuffix(strings.TrimPrefix(p, "templates/kits/"+kit+"/"), ".tmpl"))
+			names = append(names, strings.TrimSuffix(strings.TrimPrefix(p, root+"/"), ".tmpl"))
 		}
 		return nil
 	})
