@@ -13,7 +13,11 @@ import (
 //   - 1 (2026-11-25): the Extism kernel ABI as extism/go-sdk v1.7.1 provides it in module "extism:host/env"
 //     (ExtismEnv), plus wasi_snapshot_preview1 as wazero v1.12.0 provides it (no filesystem, no environment,
 //     fake clocks, deterministic randomness). http_request denies every destination.
-const ABIVersion = 1
+//   - 2 (2026-11-25): http_request sends through the network door (Door, CallDoor): grants, secrets, caps and a
+//     receipt line per attempt; a request the door refuses or cannot complete is answered with
+//     FailureResponse (403, 429 or 502) instead of trapping the guest. http_headers answers the last
+//     response's headers. Every other function keeps go-sdk v1.7.1's meaning, offsets and errors.
+const ABIVersion = 2
 
 // ExtismEnvModule is the import module name of the Extism kernel ABI.
 const ExtismEnvModule = "extism:host/env"

@@ -67,9 +67,9 @@ func classify(parent, callCtx context.Context, abi ABI, out outcome, sc *sandbox
 			msg += ": " + detail
 		}
 	case failed:
-	case abi != ABIWASICommand && int64(len(out.output)) > lim.MaxOutputBytes:
-		status, msg = receipts.StatusOutputLimit,
-			fmt.Sprintf("output is %d bytes, over the limit of %d", len(out.output), lim.MaxOutputBytes)
+	case abi != ABIWASICommand && int64(max(uint64(len(out.output)), out.outputLen)) > lim.MaxOutputBytes:
+		status, msg = receipts.StatusOutputLimit, fmt.Sprintf("output is %d bytes, over the limit of %d",
+			max(uint64(len(out.output)), out.outputLen), lim.MaxOutputBytes)
 	default:
 		output := out.output
 		if abi == ABIWASICommand {

@@ -39,9 +39,11 @@ func newSDKEngine(cache wazero.CompilationCache) *sdkEngine {
 
 func (e *sdkEngine) baseMemoryBytes() uint64 { return sdkKernelPages * wasmPage }
 
+func (e *sdkEngine) name() string { return EngineExtismSDK }
+
 // compile builds the SDK's compiled plugin from bytes in a manifest made here: a user-supplied Extism manifest
 // is never decoded (it can name files and URLs). No allowed hosts or paths: the network and filesystem stay shut.
-func (e *sdkEngine) compile(ctx context.Context, wasm []byte) (extismModule, error) {
+func (e *sdkEngine) compile(ctx context.Context, wasm []byte, _ wazero.CompiledModule) (extismModule, error) {
 	cp, err := extism.NewCompiledPlugin(ctx,
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
 		extism.PluginConfig{RuntimeConfig: wazeroConfig(e.cache), EnableWasi: true},

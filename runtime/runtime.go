@@ -5,9 +5,11 @@
 // the call's limits (input and output size, linear memory, wall-clock time) and reports what happened in a
 // Result: guest failures are a Status, never an error.
 //
-// Two ABIs are supported: Extism plugins (ABIExtism), run by an engine behind an internal interface (today the
-// Extism Go SDK, "extism-sdk"; a native engine comes later), and WASI preview 1 commands (ABIWASICommand), run on
-// plain wazero. Only compiled code and host modules are pooled; guest state never is.
+// Two ABIs are supported: Extism plugins (ABIExtism), run by an engine behind an internal interface (by default
+// the native engine, "native": the Extism ABI implemented here on wazero, with the network door as its
+// http_request; the Extism Go SDK, "extism-sdk", is kept as the reference), and WASI preview 1 commands
+// (ABIWASICommand), run on plain wazero. Only compiled code, host modules and zeroed buffers are pooled; guest
+// state never is.
 //
 // This package and host are the only importers of wazero and the Extism SDK.
 package runtime
@@ -46,8 +48,15 @@ const (
 	DefaultMaxStderrBytes = 4 << 10
 )
 
-// EngineExtismSDK names the Extism ABI engine built on the Extism Go SDK.
-const EngineExtismSDK = "extism-sdk"
+// Names of the Extism ABI engines (Config.Engine).
+const (
+	// EngineNative is Toolgate's own implementation of the Extism ABI on wazero: no kernel module, host
+	// functions in Go over a per-call arena, the network door as http_request. The default.
+	EngineNative = "native"
+	// EngineExtismSDK is the Extism Go SDK v1.7.1, kept as the reference the native engine is tested against.
+	// It cannot send through the network door: every outbound request is denied (and traps the guest).
+	EngineExtismSDK = "extism-sdk"
+)
 
 // Config configures a Runtime. It is read once, by New.
 type Config struct {
@@ -56,7 +65,7 @@ type Config struct {
 	CacheDir string
 	// MaxModuleBytes is the largest module Load accepts. Defaults to DefaultMaxModuleBytes (32 MiB).
 	MaxModuleBytes int64
-	// Engine selects the Extism ABI engine. Defaults to EngineExtismSDK, the only one today.
+	// Engine selects the Extism ABI engine: EngineNative or EngineExtismSDK. Defaults to EngineNative.
 	Engine string
 	// Transform, if set, rewrites a module's bytes after the size check and before validation and compilation
 	// (fuel instrumentation hooks in here). Its error makes Load fail with a *ModuleError. Defaults to nil.
@@ -70,7 +79,8 @@ type Config struct {
 	MaxLogLines int
 	// Door is the network door every call's outbound HTTP goes through (each call opens its own
 	// host.CallDoor with Door.NewCall(Call.Policy, Call.Secrets, deadline)). Defaults to nil: every outbound
-	// request is denied. The extism-sdk engine denies them in any case (it can only use http.DefaultClient).
+	// request is denied (and recorded). The extism-sdk engine denies them in any case (it can only use
+	// http.DefaultClient).
 	Door *host.Door
 }
 
@@ -89,7 +99,7 @@ type Limits struct {
 	Timeout         time.Duration // wall-clock bound of the call
 	MaxInputBytes   int64
 	MaxOutputBytes  int64
-	MaxHTTPRequests int // reserved for the network door; every request is denied today
+	MaxHTTPRequests int // not used by the runtime: the network door's cap is Call.Policy.MaxRequests
 }
 
 // Call is one invocation.
@@ -162,10 +172,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		cfg.MaxModuleBytes = DefaultMaxModuleBytes
 	}
 	if cfg.Engine == "" {
-		cfg.Engine = EngineExtismSDK
+		cfg.Engine = EngineNative
 	}
-	if cfg.Engine != EngineExtismSDK {
-		return nil, fmt.Errorf("runtime: engine[%s]: unknown engine (have %q)", cfg.Engine, EngineExtismSDK)
+	if cfg.Engine != EngineNative && cfg.Engine != EngineExtismSDK {
+		return nil, fmt.Errorf("runtime: engine[%s]: unknown engine (have %q, %q)", cfg.Engine, EngineNative, EngineExtismSDK)
 	}
 	cfg.DefaultLimits = fillLimits(cfg.DefaultLimits, Limits{
 		MemoryBytes:     DefaultMemoryBytes,
@@ -199,7 +209,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		_ = r.cache.Close(ctx)
 		return nil, fmt.Errorf("runtime: wasi: %w", err)
 	}
-	r.extism = newSDKEngine(r.cache)
+	if cfg.Engine == EngineNative {
+		r.extism, err = newNativeEngine(ctx, r.cmd)
+	} else {
+		r.extism = newSDKEngine(r.cache)
+	}
+	if err != nil {
+		_ = r.cmd.Close(ctx)
+		_ = r.cache.Close(ctx)
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
 	return r, nil
 }
 
@@ -404,7 +423,7 @@ func sigString(s host.Signature) string {
 // extismModule returns m compiled by the Extism engine, compiling it on first use.
 func (m *module) extismModule(ctx context.Context, e extismEngine) (extismModule, error) {
 	m.extOnce.Do(func() {
-		m.ext, m.extErr = e.compile(ctx, m.wasm)
+		m.ext, m.extErr = e.compile(ctx, m.wasm, m.compiled)
 		if m.extErr != nil {
 			m.extErr = invalid(firstLine(m.extErr.Error()), m.extErr)
 		}
@@ -575,14 +594,20 @@ func (r *Runtime) run(ctx context.Context, m *module, abi ABI, ext extismModule,
 	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
 	callCtx = experimental.WithMemoryAllocator(callCtx, mem)
+	deadline, _ := callCtx.Deadline()
 	sc := &sandboxCall{
-		entry:  entry,
-		input:  c.Input,
-		config: c.Config,
-		mem:    mem,
-		logs:   host.NewLogRecorder(r.cfg.MaxLogLines, 0),
-		stdout: &cappedBuffer{max: int(lim.MaxOutputBytes), failOver: true},
-		stderr: &cappedBuffer{max: DefaultMaxStderrBytes},
+		entry:     entry,
+		input:     c.Input,
+		config:    c.Config,
+		mem:       mem,
+		logs:      host.NewLogRecorder(r.cfg.MaxLogLines, 0),
+		stdout:    &cappedBuffer{max: int(lim.MaxOutputBytes), failOver: true},
+		stderr:    &cappedBuffer{max: DefaultMaxStderrBytes},
+		maxOutput: lim.MaxOutputBytes,
+		door:      r.cfg.Door,
+		policy:    c.Policy,
+		secrets:   c.Secrets,
+		deadline:  deadline,
 	}
 	if sc.config == nil {
 		sc.config = map[string]string{}
@@ -597,10 +622,14 @@ func (r *Runtime) run(ctx context.Context, m *module, abi ABI, ext extismModule,
 		out = r.runCommand(callCtx, m.compiled, sc)
 	}
 
+	mem.release()
+
 	res := classify(ctx, callCtx, abi, out, sc, mem, lim)
 	res.PeakMemoryBytes = mem.peakBytes()
 	res.Logs = sc.logs.Lines()
 	res.LogCount = sc.logs.Count()
 	res.HTTP = out.http
+	res.Secrets = out.secrets
+	res.Fuel = out.fuel
 	return res
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/toolgate/toolgate/host"
 	"github.com/toolgate/toolgate/plugins"
 	"github.com/toolgate/toolgate/plugins/pluginstest"
 	"github.com/toolgate/toolgate/receipts"
@@ -165,12 +166,13 @@ func TestRuntime_Invoke_WAT(t *testing.T) {
 			wantStatus: receipts.StatusTimeout, wantError: "timeout of 50ms"},
 		{name: "grow hits the memory cap", module: w("grow"), limits: Limits{MemoryBytes: 4 << 20},
 			wantStatus: receipts.StatusMemoryLimit, wantError: "memory limit of 4194304 bytes"},
-		{name: "memory minimum over the cap", module: w("grow"), limits: Limits{MemoryBytes: 512 << 10},
+		{name: "memory minimum over the cap", module: w("grow"), limits: Limits{MemoryBytes: 32 << 10},
 			wantStatus: receipts.StatusMemoryLimit, wantError: "to start", notRun: true},
 		// wazero grows the call stack to ~100 MB before it overflows: ~0.1 s alone, more under load.
 		{name: "recursion", module: w("recurse"), limits: Limits{Timeout: 10 * time.Second},
 			wantStatus: receipts.StatusTrap, wantError: "stack overflow"},
-		{name: "http denied", module: w("http"), wantStatus: receipts.StatusTrap, wantError: "example.com denied"},
+		// The door's refusal is an answer the guest may ignore, as this one does (TestRuntime_Invoke_HTTPDenied).
+		{name: "http denied", module: w("http"), wantStatus: receipts.StatusOK, wantOutput: str("")},
 		{name: "every extism import links", module: w("abi_all"), wantStatus: receipts.StatusOK, wantOutput: str("")},
 		{name: "fresh sandbox", module: w("counter"), wantStatus: receipts.StatusOK, wantOutput: str(string(le64s(1, 1)))},
 		{name: "input over the cap", module: w("echo"), input: big, limits: Limits{MaxInputBytes: 99},
@@ -239,14 +241,36 @@ func TestRuntime_Invoke_Logs(t *testing.T) {
 	}
 }
 
+// TestRuntime_Invoke_HTTPDenied: a runtime without a door refuses every request and records it; the guest gets
+// the door's failure response, not a trap.
 func TestRuntime_Invoke_HTTPDenied(t *testing.T) {
-	res, err := testRT.Invoke(context.Background(), Call{Module: load(t, plugins.WAT("http")), Limits: small})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []receipts.HTTPLine{{Host: "example.com", Path: "/secret", Decision: "denied", Reason: "no network grant"}}
-	if fmt.Sprint(res.HTTP) != fmt.Sprint(want) {
-		t.Errorf("http lines: got %+v, want %+v", res.HTTP, want)
+	digest := load(t, plugins.WAT("http"))
+	for _, tc := range []struct {
+		name   string
+		policy host.Policy
+		reason string
+	}{
+		{"no requests allowed", host.Policy{}, "request cap of 0 reached"},
+		{"no grant", host.Policy{MaxRequests: 2}, "host example.com is not granted"},
+		{"no door for a grant", host.Policy{MaxRequests: 2, HTTP: []host.HTTPGrant{{Host: "example.com"}}},
+			"host example.com is not granted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := testRT.Invoke(context.Background(), Call{Module: digest, Limits: small, Policy: tc.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != receipts.StatusOK {
+				t.Errorf("status: got %s (%q), want ok", res.Status, res.Error)
+			}
+			for i := range res.HTTP {
+				res.HTTP[i].MS = 0
+			}
+			want := []receipts.HTTPLine{{Method: "GET", Host: "example.com", Path: "/secret", Decision: "denied", Reason: tc.reason}}
+			if fmt.Sprint(res.HTTP) != fmt.Sprint(want) {
+				t.Errorf("http lines: got %+v, want %+v", res.HTTP, want)
+			}
+		})
 	}
 }
 
@@ -536,7 +560,7 @@ func TestRuntime_Transform(t *testing.T) {
 }
 
 func TestNew_UnknownEngine(t *testing.T) {
-	if _, err := New(context.Background(), Config{Engine: "native"}); err == nil {
+	if _, err := New(context.Background(), Config{Engine: "wasmtime"}); err == nil {
 		t.Error("got nil, want an error for an unknown engine")
 	}
 }

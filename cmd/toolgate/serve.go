@@ -32,7 +32,7 @@ func newServe() *cobra.Command {
 	f.String("addr", "127.0.0.1:8080", "address to listen on")
 	f.String("data", defaultDataDir, "data directory (store, compile cache, keys)")
 	f.Int64("max-module-bytes", 32<<20, "largest module accepted for upload")
-	f.String("engine", "extism-sdk", "engine for the extism ABI")
+	f.String("engine", runtime.EngineNative, "engine for the extism ABI: "+runtime.EngineNative+" or "+runtime.EngineExtismSDK+" (the reference)")
 	def := registry.DefaultPolicy()
 	f.Uint64("default-fuel", def.Defaults.Fuel, "fuel budget of a call when its version sets none")
 	f.Uint64("max-fuel", def.Ceilings.Fuel, "largest fuel budget a version may set")

@@ -292,7 +292,12 @@ func TestConformance_HTTP(t *testing.T) {
 			continue
 		}
 		t.Run(b.Name, func(t *testing.T) {
-			res := invoke(t, load(t, b), []byte("http "+url), nil)
+			// A policy that allows requests but grants none: what the door refuses is the destination.
+			res, err := testRuntime(t).Invoke(context.Background(), runtime.Call{Module: load(t, b),
+				Input: []byte("http " + url), Policy: host.Policy{MaxRequests: 4}, Limits: runtime.Limits{Timeout: time.Minute}})
+			if err != nil {
+				t.Fatalf("invoke: %v", err)
+			}
 			switch res.Status {
 			case receipts.StatusTrap, receipts.StatusToolError:
 				if !strings.Contains(res.Error, "denied") {
