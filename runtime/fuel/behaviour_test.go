@@ -44,9 +44,11 @@ func (s *sweeper) run(t testing.TB, budget uint64, c call) outcome {
 	return ss.call(c)
 }
 
-// TestBudgetSweep checks, for budgets from 0 up to past the total, that a run either completes having used
-// exactly the total, or stops out of fuel with less left than the charge that failed; and that the fuel used
-// never decreases as the budget grows.
+// TestBudgetSweep checks, for budgets from 0 up to past the total, with checks at loop headers and function
+// entries and with checks at every block: a run with a budget at least its total completes having used exactly
+// the total; a run with less runs out (its remaining fuel is negative), trapping with the exhausted flag at a
+// check or completing past a last check; and the fuel billed, min(used, budget), never decreases as the budget
+// grows. With every block checked, a run stops at most the largest charge past its budget.
 func TestBudgetSweep(t *testing.T) {
 	for _, tc := range []struct {
 		kernel string
@@ -62,41 +64,47 @@ func TestBudgetSweep(t *testing.T) {
 		{"simd", call{"run", []uint64{5}}},
 		{"reftypes", call{"run", nil}},
 	} {
-		t.Run(tc.kernel, func(t *testing.T) {
-			inst, st, err := Instrument(kernel(t, tc.kernel), DefaultOptions())
+		for _, every := range []bool{false, true} {
+			opts := DefaultOptions()
+			opts.CheckEveryBlock = every
+			inst, st, err := Instrument(kernel(t, tc.kernel), opts)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, e := range engines {
 				s := newSweeper(t, e.cfg(), inst)
-				full := s.run(t, math.MaxUint64, tc.c)
+				full := s.run(t, math.MaxInt64, tc.c)
 				if full.err != "" {
 					t.Fatalf("%s: unlimited run failed: %s", e.name, full.err)
 				}
 				total := full.used
-				budgets := sweepBudgets(total)
 				var last uint64
-				for _, b := range budgets {
+				for _, b := range sweepBudgets(total) {
 					o := s.run(t, b, tc.c)
+					out := o.used > b // the remaining fuel is negative
 					switch {
-					case o.err == "":
-						if b < total || o.used != total || !o.sameBehaviour(full) {
-							t.Fatalf("%s budget %d: completed with %v, want used %d as %v", e.name, b, o, total, full)
+					case b >= total:
+						if o.err != "" || out || o.used != total || !o.sameBehaviour(full) {
+							t.Fatalf("%s %s every=%v budget %d: %v, want used %d as %v", tc.kernel, e.name, every, b, o, total, full)
 						}
-					case o.exhausted != ExhaustedFuel || b >= total || o.used > b:
-						t.Fatalf("%s budget %d (total %d): %v", e.name, b, total, o)
-					case st.DynamicCharges == 0 && b-o.used >= st.MaxBlockCost:
-						t.Fatalf("%s budget %d: %d left, at least the largest charge %d", e.name, b, b-o.used,
-							st.MaxBlockCost)
+					case !out:
+						t.Fatalf("%s %s every=%v budget %d (total %d): not out of fuel: %v", tc.kernel, e.name, every, b, total, o)
+					case o.err != "" && o.exhausted != ExhaustedFuel:
+						t.Fatalf("%s %s every=%v budget %d: trapped without the flag: %v", tc.kernel, e.name, every, b, o)
+					case every && o.err == "":
+						t.Fatalf("%s %s every=%v budget %d: completed out of fuel: %v", tc.kernel, e.name, every, b, o)
+					case every && st.DynamicCharges == 0 && o.used-b > st.MaxBlockCost:
+						t.Fatalf("%s %s budget %d: stopped %d past it, the largest charge is %d", tc.kernel, e.name, b,
+							o.used-b, st.MaxBlockCost)
 					}
-					if o.used < last {
-						t.Fatalf("%s budget %d: used %d, less than %d at a smaller budget", e.name, b, o.used, last)
+					billed := min(o.used, b)
+					if billed < last {
+						t.Fatalf("%s %s every=%v budget %d: billed %d, less than %d at a smaller budget", tc.kernel, e.name, every, b, billed, last)
 					}
-					last = o.used
+					last = billed
 				}
-				t.Logf("%s: total %d, %d budgets", e.name, total, len(budgets))
 			}
-		})
+		}
 	}
 }
 
@@ -135,7 +143,7 @@ func TestDeterminism(t *testing.T) {
 			for _, e := range engines {
 				s := newSweeper(t, e.cfg(), inst)
 				for i := 0; i < 10; i++ {
-					o := s.run(t, math.MaxUint64, tc.c)
+					o := s.run(t, math.MaxInt64, tc.c)
 					if want == 0 {
 						want = o.used
 					}
@@ -143,7 +151,7 @@ func TestDeterminism(t *testing.T) {
 						t.Fatalf("%s fresh #%d: got %v, want used %d", e.name, i, o, want)
 					}
 				}
-				same := runAll(t, e.cfg(), inst, math.MaxUint64, []call{tc.c, tc.c, tc.c, tc.c, tc.c})
+				same := runAll(t, e.cfg(), inst, math.MaxInt64, []call{tc.c, tc.c, tc.c, tc.c, tc.c})
 				for i, o := range same {
 					if tc.kernel != "bulk" && tc.kernel != "simd" && o.used != want { // those two depend on memory
 						t.Fatalf("%s same instance #%d: used %d, want %d", e.name, i, o.used, want)
@@ -176,8 +184,13 @@ func TestRunaway(t *testing.T) {
 			s := newSweeper(t, e.cfg(), inst)
 			start := time.Now()
 			o := s.run(t, budget, call{name: tc.name})
-			if o.err == "" || o.exhausted != tc.why || o.used > budget {
+			if o.err == "" || o.exhausted != tc.why {
 				t.Errorf("%s %s: got %v, want a trap with exhausted %d", tc.name, e.name, o, tc.why)
+			}
+			// Out of fuel, a call stops at the first check past its budget: here within one loop iteration or
+			// call of it (a dynamic charge stops it before the operation).
+			if tc.why == ExhaustedFuel && (o.used <= budget || o.used-budget > 200_000) {
+				t.Errorf("%s %s: used %d of %d", tc.name, e.name, o.used, budget)
 			}
 			if el := time.Since(start); el > 10*time.Second {
 				t.Errorf("%s %s: took %v", tc.name, e.name, el)
@@ -197,7 +210,7 @@ func TestCallDepth(t *testing.T) {
 			for _, fn := range []string{"down", "pair"} {
 				// fn(n) is n+1 frames deep.
 				n := uint64(depth) - 1
-				got := runAll(t, e.cfg(), inst, math.MaxUint64, []call{{fn, []uint64{n}}, {fn, []uint64{n + 1}}, {fn, []uint64{n}}})
+				got := runAll(t, e.cfg(), inst, math.MaxInt64, []call{{fn, []uint64{n}}, {fn, []uint64{n + 1}}, {fn, []uint64{n}}})
 				want := runAll(t, e.cfg(), kernel(t, "depth"), 0, []call{{fn, []uint64{n}}})
 				if !got[0].sameBehaviour(want[0]) {
 					t.Errorf("depth %d %s %s(%d): %s", depth, e.name, fn, n, got[0].diff(want[0]))
@@ -207,7 +220,7 @@ func TestCallDepth(t *testing.T) {
 				}
 			}
 			// A completed call leaves the depth counter where it found it.
-			again := runAll(t, e.cfg(), inst, math.MaxUint64, []call{{"down", []uint64{uint64(depth) - 1}}, {"down", []uint64{uint64(depth) - 1}}})
+			again := runAll(t, e.cfg(), inst, math.MaxInt64, []call{{"down", []uint64{uint64(depth) - 1}}, {"down", []uint64{uint64(depth) - 1}}})
 			if again[1].err != "" || again[1].results[0] != uint64(depth)-1 {
 				t.Errorf("depth %d %s: second call: %v", depth, e.name, again[1])
 			}
@@ -253,7 +266,7 @@ func TestStart(t *testing.T) {
 				t.Fatal(s.err)
 			}
 			// 100 iterations of 20 operators, and the entry.
-			if used := uint64(math.MaxUint64) - s.fuelLeft(); used != 2001 {
+			if used := uint64(math.MaxInt64) - s.fuelLeft(); used != 2001 {
 				t.Errorf("%s: start used %d, want 2001", e.name, used)
 			}
 			if o := s.call(call{"get", nil}); !o.sameBehaviour(want[0]) {
@@ -266,7 +279,7 @@ func TestStart(t *testing.T) {
 		opts.DeferStart = true
 		for _, e := range engines {
 			o := runAll(t, e.cfg(), mustInstrument(t, kernel(t, "start"), opts), 1_000_000, []call{{ExportStart, nil}})[0]
-			if o.err == "" || o.exhausted != ExhaustedFuel || o.used > 1_000_000 {
+			if o.err == "" || o.exhausted != ExhaustedFuel || o.used <= 1_000_000 {
 				t.Errorf("%s: %v", e.name, o)
 			}
 			want := runAll(t, e.cfg(), kernel(t, "startok"), 0, []call{{"get", nil}})

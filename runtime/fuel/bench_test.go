@@ -69,20 +69,23 @@ var benchModes = []struct {
 	opts *Options // nil: the original module
 }{
 	{"plain", false, nil},
-	{"globals-only", false, &Options{}},
-	{"fuel", false, &Options{Costs: DefaultCosts()}},
-	{"fuel+depth", false, &Options{Costs: DefaultCosts(), MaxCallDepth: DefaultMaxCallDepth}},
-	{"fuel+callsend", false, &Options{Costs: DefaultCosts(), CallsEndBlocks: true}},
+	{"fuel (DefaultOptions)", false, ptr(DefaultOptions())},
+	{"no depth bound", false, &Options{Costs: DefaultCosts()}},
+	{"CheckEveryBlock", false, ptr(func() Options { o := DefaultOptions(); o.CheckEveryBlock = true; return o }())},
+	{"CallsEndBlocks", false, ptr(func() Options { o := DefaultOptions(); o.CallsEndBlocks = true; return o }())},
 	{"closeOnContextDone", true, nil},
 }
 
-// BenchmarkKernels runs each kernel on wazero's compiler uninstrumented, instrumented (without and with the
-// depth bound, and with CallsEndBlocks), and uninstrumented under WithCloseOnContextDone. Compare ns/op across
+func ptr[T any](v T) *T { return &v }
+
+// BenchmarkKernels runs each kernel on wazero's compiler uninstrumented, instrumented (DefaultOptions, then
+// without the depth bound, with CheckEveryBlock, with CallsEndBlocks), and uninstrumented under
+// WithCloseOnContextDone. Compare ns/op across
 // modes of one kernel for the overhead ratios (docs/FUEL.md).
 func BenchmarkKernels(b *testing.B) {
 	for _, k := range benchKernels {
 		for _, m := range benchModes {
-			b.Run(k.kernel+"/"+m.name, func(b *testing.B) {
+			b.Run(k.kernel+"/"+strings.ReplaceAll(m.name, " ", "_"), func(b *testing.B) {
 				wasm := kernel(b, k.kernel)
 				if m.opts != nil {
 					wasm = mustInstrument(b, wasm, *m.opts)
@@ -103,7 +106,7 @@ func BenchmarkKernels(b *testing.B) {
 				}
 				for b.Loop() {
 					if fuel != nil {
-						fuel.Set(math.MaxUint64)
+						fuel.Set(math.MaxInt64)
 					}
 					if _, err := f.Call(ctx, k.c.args...); err != nil {
 						b.Fatal(err)
@@ -164,7 +167,7 @@ func TestOverheadReport(t *testing.T) {
 			for _, mode := range rs {
 				for _, r := range mode {
 					if r.fuel != nil {
-						r.fuel.Set(math.MaxUint64)
+						r.fuel.Set(math.MaxInt64)
 					}
 					start := time.Now()
 					if _, err := r.f.Call(cctx, k.c.args...); err != nil {
@@ -198,8 +201,10 @@ func TestOverheadReport(t *testing.T) {
 	t.Log(sb.String())
 }
 
-// goGuestRow measures the Go wasip1 guest: instantiation (Go's runtime start) and _start, fresh each time.
+// goGuestRow measures the Go wasip1 guest: instantiation (Go's runtime start) and _start, fresh each time, in
+// three runtimes per mode, the median of their fastest runs.
 func goGuestRow(t *testing.T) string {
+	const instances, rounds = 3, 15
 	ctx := context.Background()
 	orig := goGuest(t)
 	type runner struct {
@@ -207,34 +212,47 @@ func goGuestRow(t *testing.T) string {
 		cm   wazero.CompiledModule
 		best time.Duration
 	}
-	var rs []*runner
-	for _, m := range benchModes {
+	rs := make([][]*runner, len(benchModes))
+	for mi, m := range benchModes {
 		wasm := orig
 		if m.opts != nil {
 			wasm = mustInstrument(t, wasm, *m.opts)
 		}
-		rt, cm := compileWASI(t, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(m.ctx), wasm)
-		rs = append(rs, &runner{rt: rt, cm: cm, best: time.Hour})
+		for i := 0; i < instances; i++ {
+			rt, cm := compileWASI(t, wazero.NewRuntimeConfigCompiler().WithCloseOnContextDone(m.ctx), wasm)
+			rs[mi] = append(rs[mi], &runner{rt: rt, cm: cm, best: time.Hour})
+		}
 	}
-	for round := 0; round < 10; round++ {
-		for _, r := range rs {
-			start := time.Now()
-			mod, err := r.rt.InstantiateModule(ctx, r.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g := mod.ExportedGlobal(GlobalFuel); g != nil {
-				g.(api.MutableGlobal).Set(math.MaxUint64)
-			}
-			_, _ = mod.ExportedFunction("_start").Call(ctx)
-			if d := time.Since(start); d < r.best {
-				r.best = d
+	for round := 0; round < rounds; round++ {
+		for _, mode := range rs {
+			for _, r := range mode {
+				start := time.Now()
+				mod, err := r.rt.InstantiateModule(ctx, r.cm, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if g := mod.ExportedGlobal(GlobalFuel); g != nil {
+					g.(api.MutableGlobal).Set(math.MaxInt64)
+				}
+				_, _ = mod.ExportedFunction("_start").Call(ctx)
+				if d := time.Since(start); d < r.best {
+					r.best = d
+				}
 			}
 		}
 	}
-	row := fmt.Sprintf("| goguest (wasip1: sort, JSON, sha256) | %.0f µs |", float64(rs[0].best.Nanoseconds())/1e3)
-	for _, r := range rs[1:] {
-		row += fmt.Sprintf(" %.2f× |", float64(r.best)/float64(rs[0].best))
+	median := func(mode []*runner) time.Duration {
+		ds := []time.Duration{}
+		for _, r := range mode {
+			ds = append(ds, r.best)
+		}
+		sort.Slice(ds, func(a, b int) bool { return ds[a] < ds[b] })
+		return ds[len(ds)/2]
+	}
+	base := median(rs[0])
+	row := fmt.Sprintf("| goguest (wasip1: sort, JSON, sha256) | %.0f µs |", float64(base.Nanoseconds())/1e3)
+	for _, mode := range rs[1:] {
+		row += fmt.Sprintf(" %.2f× |", float64(median(mode))/float64(base))
 	}
 	return row + "\n"
 }

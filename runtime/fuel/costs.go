@@ -2,6 +2,7 @@ package fuel
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -35,8 +36,8 @@ type Costs struct {
 }
 
 // Rate is a dynamic charge: Units of fuel for every Per items (bytes, pages or elements), rounded down, computed
-// in 64-bit arithmetic as (n × Units) >> log2(Per). Per must be a power of two; a Rate with Units 0 charges
-// nothing and emits no code.
+// in 64-bit arithmetic as (n × Units) >> log2(Per). Per must be a power of two and Units below 2^31; a Rate with
+// Units 0 charges nothing and emits no code.
 type Rate struct {
 	Units uint32
 	Per   uint32
@@ -82,6 +83,9 @@ func (c *Costs) validate() error {
 	}{{"MemoryBytes", c.MemoryBytes}, {"MemoryPages", c.MemoryPages}, {"TableElements", c.TableElements}} {
 		if r.rate.Units != 0 && (r.rate.Per == 0 || r.rate.Per&(r.rate.Per-1) != 0) {
 			return fmt.Errorf("%w: %s.Per %d is not a power of two", ErrInvalidOptions, r.name, r.rate.Per)
+		}
+		if r.rate.Units > math.MaxInt32 {
+			return fmt.Errorf("%w: %s.Units %d is above 2^31-1", ErrInvalidOptions, r.name, r.rate.Units)
 		}
 	}
 	return nil

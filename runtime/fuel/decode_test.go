@@ -148,6 +148,8 @@ func TestInstrument_InvalidOptions(t *testing.T) {
 		"else cost":     func(o *Options) { o.Costs.Operator[opElse] = 1 },
 		"rate per 3":    func(o *Options) { o.Costs.MemoryBytes = Rate{Units: 1, Per: 3} },
 		"rate per zero": func(o *Options) { o.Costs.TableElements = Rate{Units: 1} },
+		"rate units":    func(o *Options) { o.Costs.MemoryPages = Rate{Units: 1 << 31, Per: 1} },
+		"initial fuel":  func(o *Options) { o.InitialFuel = math.MaxInt64 + 1 },
 	} {
 		opts := DefaultOptions()
 		mutate(&opts)
@@ -188,7 +190,7 @@ func TestInstrument_Sections(t *testing.T) {
 		t.Errorf("sections %v, want %v", ids, want)
 	}
 	for _, e := range engines {
-		got := runAll(t, e.cfg(), out, math.MaxUint64, nil)
+		got := runAll(t, e.cfg(), out, math.MaxInt64, nil)
 		if len(got) != 0 {
 			t.Fatalf("%s: %v", e.name, got)
 		}

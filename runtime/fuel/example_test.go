@@ -30,18 +30,18 @@ func ExampleInstrument() {
 		remaining := mod.ExportedGlobal(fuel.GlobalFuel).(api.MutableGlobal)
 		remaining.Set(budget)
 		res, err := mod.ExportedFunction("sum").Call(ctx, 10_000)
-		used := budget - remaining.Get()
+		left := int64(remaining.Get()) // signed: negative when the call ran out
 		switch {
-		case err == nil:
-			fmt.Printf("budget %d: sum %d, used %d\n", budget, res[0], used)
-		case mod.ExportedGlobal(fuel.GlobalExhausted).Get() == fuel.ExhaustedFuel:
-			fmt.Printf("budget %d: out of fuel after %d\n", budget, used)
+		case left < 0: // with err != nil and GlobalExhausted == fuel.ExhaustedFuel, unless it ran out in its last stretch
+			fmt.Printf("budget %d: out of fuel (exhausted flag %d)\n", budget, mod.ExportedGlobal(fuel.GlobalExhausted).Get())
+		case err != nil:
+			fmt.Printf("budget %d: the guest trapped: %v\n", budget, err)
 		default:
-			fmt.Printf("budget %d: trap: %v\n", budget, err)
+			fmt.Printf("budget %d: sum %d, used %d\n", budget, res[0], budget-uint64(left))
 		}
 		mod.Close(ctx)
 	}
 	// Output:
 	// budget 1000000: sum 49995000, used 120002
-	// budget 1000: out of fuel after 998
+	// budget 1000: out of fuel (exhausted flag 1)
 }

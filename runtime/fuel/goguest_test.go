@@ -120,12 +120,12 @@ func TestGoGuest(t *testing.T) {
 			t.Fatalf("%s: original: %+v", e.name, want)
 		}
 		rt, cm = compileWASI(t, e.cfg(), inst)
-		got := runGoGuest(t, rt, cm, math.MaxUint64)
+		got := runGoGuest(t, rt, cm, math.MaxInt64)
 		if got.stdout != want.stdout || got.exitCode != want.exitCode || got.err != "" {
 			t.Errorf("%s: got %+v, want %+v", e.name, got, want)
 		}
 		spin := runGoGuest(t, rt, cm, 5_000_000, "spin")
-		if spin.err == "" || spin.exhausted != ExhaustedFuel || spin.used > 5_000_000 {
+		if spin.err == "" || spin.exhausted != ExhaustedFuel || spin.used <= 5_000_000 {
 			t.Errorf("%s: spin: got %+v, want out of fuel", e.name, spin)
 		}
 		used = append(used, got.used)
@@ -141,14 +141,14 @@ func TestGoGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt, cm := compileWASI(t, cfg, naive)
-	oracle := runGoGuest(t, rt, cm, math.MaxUint64)
+	oracle := runGoGuest(t, rt, cm, math.MaxInt64)
 	if d := used[0] - oracle.used; used[0] < oracle.used || d > 1000 {
 		t.Errorf("metered used %d, naive oracle %d: want at most 1000 more", used[0], oracle.used)
 	}
 	exact := DefaultOptions()
 	exact.CallsEndBlocks = true
 	rt, cm = compileWASI(t, cfg, mustInstrument(t, orig, exact))
-	if got := runGoGuest(t, rt, cm, math.MaxUint64); got.used != oracle.used {
+	if got := runGoGuest(t, rt, cm, math.MaxInt64); got.used != oracle.used {
 		t.Errorf("CallsEndBlocks used %d, naive oracle %d", got.used, oracle.used)
 	}
 	t.Logf("naive oracle %d, default %d (+%d)", oracle.used, used[0], used[0]-oracle.used)

@@ -213,7 +213,7 @@ func mustInstrument(t testing.TB, wasm []byte, opts Options) []byte {
 // unlimited is Options with DefaultCosts and a budget that never runs out.
 func unlimited() Options {
 	o := DefaultOptions()
-	o.InitialFuel = math.MaxUint64
+	o.InitialFuel = math.MaxInt64
 	return o
 }
 

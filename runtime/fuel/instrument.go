@@ -3,11 +3,14 @@ package fuel
 import (
 	"bytes"
 	"fmt"
+	"math"
 )
 
 // Names of the globals that Instrument appends and exports.
 const (
-	// GlobalFuel is the exported mutable i64 global holding the remaining fuel, read as an unsigned number.
+	// GlobalFuel is the exported mutable i64 global holding the remaining fuel, a signed number: the host writes
+	// the budget (at most math.MaxInt64, which means unlimited) and a negative value after a call means it ran out
+	// of fuel.
 	GlobalFuel = "toolgate_fuel"
 	// GlobalExhausted is the exported mutable i32 global that says why the guest trapped on purpose:
 	// ExhaustedFuel or ExhaustedDepth; it stays 0 for the guest's own traps.
@@ -31,10 +34,16 @@ const (
 type Options struct {
 	// Costs is the cost model. Zero: every operator is free (only useful in tests).
 	Costs Costs
-	// InitialFuel is the initial value of GlobalFuel: the budget of the module's start function, which runs
-	// during instantiation before the host can set a budget. Defaults to 0: a start function that executes any
-	// costed operator traps with GlobalExhausted = ExhaustedFuel.
+	// InitialFuel is the initial value of GlobalFuel, at most math.MaxInt64: the budget of the module's start
+	// function, which runs during instantiation before the host can set a budget. Defaults to 0: a start
+	// function that executes any costed operator traps with GlobalExhausted = ExhaustedFuel.
 	InitialFuel uint64
+	// CheckEveryBlock checks the remaining fuel at every charge instead of only at function entries and loop
+	// headers. Every charge is paid either way, so the fuel used by a completed call is the same; what changes is
+	// where a call that ran out stops: at the first charge that took the fuel below zero, instead of at the next
+	// function entry or loop header after it (a loop-free, call-free stretch later). It costs about 15% more on
+	// a Go program. Defaults to false.
+	CheckEveryBlock bool
 	// MaxCallDepth, if not 0, bounds the call depth: a function entered with MaxCallDepth frames already active
 	// traps with GlobalExhausted = ExhaustedDepth. The count lives in the exported global GlobalDepth. It makes unbounded recursion fail at the same depth on every
 	// engine (wazero's compiler otherwise grows its stack to 400 MB; its interpreter stops at 2,000 frames).
@@ -74,17 +83,21 @@ type Stats struct {
 	Charges int
 	// DynamicCharges is the number of size-dependent charges emitted (bulk memory and table operations, grows).
 	DynamicCharges int
-	// MaxBlockCost is the largest static charge. When a call runs out of fuel, the remaining fuel is below the
-	// charge that failed: below MaxBlockCost unless a dynamic charge failed.
+	// Checks is the number of places where the remaining fuel is checked (function entries and loop headers;
+	// every charge under CheckEveryBlock). Dynamic charges always check and are not counted here.
+	Checks int
+	// MaxBlockCost is the largest static charge. Under CheckEveryBlock, a call that runs out of fuel on a static
+	// charge stops at most MaxBlockCost past its budget.
 	MaxBlockCost uint64
 	// InputBytes and OutputBytes are the module sizes before and after.
 	InputBytes, OutputBytes int
 }
 
 // Instrument rewrites a module so that it meters its own execution. It appends two exported globals: GlobalFuel
-// (mutable i64, initialised to opts.InitialFuel) and GlobalExhausted (mutable i32, 0); every function pre-pays
-// each metered block's cost from GlobalFuel, and when the fuel left is less than the charge it sets
-// GlobalExhausted to ExhaustedFuel and traps with unreachable. No import is added and no function is renumbered;
+// (mutable i64, initialised to opts.InitialFuel) and GlobalExhausted (mutable i32, 0). Every function pre-pays
+// each metered block's cost from GlobalFuel; at each function entry and loop header (at every charge under
+// CheckEveryBlock, and at every dynamic charge) it checks the fuel, and if it is negative sets GlobalExhausted to
+// ExhaustedFuel and traps with unreachable. No import is added and no function is renumbered;
 // sections other than Global, Export and Code are copied byte for byte, except that Type gains an entry when
 // MaxCallDepth needs a block type for a function with several results that no existing type describes, and
 // DeferStart drops the Start section.
@@ -101,6 +114,9 @@ func instrument(wasm []byte, opts Options, plan planFunc) ([]byte, Stats, error)
 	st := Stats{InputBytes: len(wasm)}
 	if err := opts.Costs.validate(); err != nil {
 		return nil, st, err
+	}
+	if opts.InitialFuel > math.MaxInt64 {
+		return nil, st, fmt.Errorf("%w: InitialFuel %d is above math.MaxInt64", ErrInvalidOptions, opts.InitialFuel)
 	}
 	m, err := decode(wasm)
 	if err != nil {
@@ -318,27 +334,16 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 	ins := w.sc.instrs
 	charges := w.plan(&w.pl, ins, w.sc.labels, uint64(costs.FunctionEntry))
 
-	dynamic := false
-	for j := range ins {
-		if !ins[j].dead && costs.dynamicRate(ins[j].kind).Units != 0 {
-			dynamic = true
-			break
-		}
-	}
-	// Scratch locals, after the declared ones: an i32 for a size operand, two i64 for the charge arithmetic.
+	// Scratch locals, after the declared ones: an i32 for a size operand, an i64 for the remaining fuel.
 	sc := scratch{n: ft.params + uint32(bd.locals)}
-	sc.a, sc.b = sc.n+1, sc.n+2
+	sc.b = sc.n + 1
 
 	b := w.buf[:0]
-	if dynamic || len(charges) > 0 {
-		lr := reader{b: payload[bd.start:bd.exprStart]}
-		_, _ = lr.u32()
-		b = appendU32(b, uint32(bd.localDecl+2))
-		b = append(b, lr.b[lr.off:]...)
-		b = append(b, 1, valI32, 2, valI64)
-	} else {
-		b = append(b, payload[bd.start:bd.exprStart]...)
-	}
+	lr := reader{b: payload[bd.start:bd.exprStart]}
+	_, _ = lr.u32()
+	b = appendU32(b, uint32(bd.localDecl+2))
+	b = append(b, lr.b[lr.off:]...)
+	b = append(b, 1, valI32, 1, valI64)
 
 	expr := payload[bd.exprStart:bd.end]
 	depth := w.opts.MaxCallDepth != 0
@@ -351,9 +356,19 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 	ci := 0
 	for j := range ins {
 		in := &ins[j]
+		// Checks go where every cycle passes, the function entry and each loop header, even without a charge.
+		header := j == 0 || ins[j-1].kind == kLoop
+		var cost uint64
 		for ci < len(charges) && charges[ci].at == j {
-			b = w.staticCharge(b, charges[ci].cost, sc)
+			cost += charges[ci].cost
 			ci++
+		}
+		check := header || (w.opts.CheckEveryBlock && cost > 0)
+		if cost > 0 || (header && !in.dead) {
+			if cost > maxCharge {
+				return nil, posError{r.base + int(in.pos), errorf(ErrLimit, "metered block cost %d", cost)}
+			}
+			b = w.staticCharge(b, cost, check, sc)
 		}
 		if rate := costs.dynamicRate(in.kind); rate.Units != 0 && !in.dead {
 			b = w.dynamicCharge(b, rate, sc)
@@ -385,31 +400,56 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 
 // scratch are the indices of the locals a charge works in.
 type scratch struct {
-	n    uint32 // i32: the size operand of a dynamic charge
-	a, b uint32 // i64
+	n uint32 // i32: the size operand of a dynamic charge
+	b uint32 // i64: the remaining fuel after a charge
 }
 
-// staticCharge emits, with one load and one store of the fuel global:
-// a = fuel; b = a - cost; if b >u a { exhausted = 1; unreachable }; fuel = b.
-// (b >u a exactly when the subtraction wrapped, that is when fuel < cost.)
-func (w *rewriter) staticCharge(b []byte, cost uint64, sc scratch) []byte {
-	w.st.Charges++
-	if cost > w.st.MaxBlockCost {
-		w.st.MaxBlockCost = cost
+// maxCharge bounds one static charge, so that subtracting it from a budget of at most MaxInt64 cannot wrap.
+const maxCharge = 1 << 56
+
+// staticCharge emits fuel -= cost, and with check: if fuel <s 0 { exhausted = 1; unreachable }.
+func (w *rewriter) staticCharge(b []byte, cost uint64, check bool, sc scratch) []byte {
+	if cost > 0 {
+		w.st.Charges++
+		if cost > w.st.MaxBlockCost {
+			w.st.MaxBlockCost = cost
+		}
+	}
+	if check {
+		w.st.Checks++
+	}
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.fuel)
+	if cost == 0 { // a check alone
+		b = append(b, opI64Const, 0, opI64LtS)
+		return w.trap(b, ExhaustedFuel)
 	}
 	b = append(b, opI64Const)
 	b = appendS64(b, int64(cost))
-	b = append(b, opLocalSet)
+	b = append(b, opI64Sub)
+	if !check {
+		b = append(b, opGlobalSet)
+		return appendU32(b, w.fuel)
+	}
+	b = append(b, opLocalTee)
 	b = appendU32(b, sc.b)
-	return w.charge(b, sc)
+	b = append(b, opGlobalSet)
+	b = appendU32(b, w.fuel)
+	b = append(b, opLocalGet)
+	b = appendU32(b, sc.b)
+	b = append(b, opI64Const, 0, opI64LtS)
+	return w.trap(b, ExhaustedFuel)
 }
 
 // dynamicCharge emits, with the i32 size operand n on top of the stack (and left there):
-// b = (u64(n) * Units) >> log2(Per), then the charge of b.
+// fuel -= (u64(n) * Units) >> log2(Per); if fuel <s 0 { exhausted = 1; unreachable }. It always checks: one
+// such charge can be as large as any budget. The charge is below 2^63 (Units < 2^31, n < 2^32).
 func (w *rewriter) dynamicCharge(b []byte, rate Rate, sc scratch) []byte {
 	w.st.DynamicCharges++
 	b = append(b, opLocalTee)
 	b = appendU32(b, sc.n)
+	b = append(b, opGlobalGet)
+	b = appendU32(b, w.fuel)
 	b = append(b, opLocalGet)
 	b = appendU32(b, sc.n)
 	b = append(b, opI64ExtendU)
@@ -423,29 +463,14 @@ func (w *rewriter) dynamicCharge(b []byte, rate Rate, sc scratch) []byte {
 		b = appendS64(b, int64(s))
 		b = append(b, opI64ShrU)
 	}
-	b = append(b, opLocalSet)
-	b = appendU32(b, sc.b)
-	return w.charge(b, sc)
-}
-
-// charge emits the charge of the amount in local b.
-func (w *rewriter) charge(b []byte, sc scratch) []byte {
-	b = append(b, opGlobalGet)
-	b = appendU32(b, w.fuel)
-	b = append(b, opLocalTee)
-	b = appendU32(b, sc.a)
-	b = append(b, opLocalGet)
-	b = appendU32(b, sc.b)
 	b = append(b, opI64Sub, opLocalTee)
 	b = appendU32(b, sc.b)
-	b = append(b, opLocalGet)
-	b = appendU32(b, sc.a)
-	b = append(b, opI64GtU)
-	b = w.trap(b, ExhaustedFuel)
+	b = append(b, opGlobalSet)
+	b = appendU32(b, w.fuel)
 	b = append(b, opLocalGet)
 	b = appendU32(b, sc.b)
-	b = append(b, opGlobalSet)
-	return appendU32(b, w.fuel)
+	b = append(b, opI64Const, 0, opI64LtS)
+	return w.trap(b, ExhaustedFuel)
 }
 
 // trap emits: if (i32 on stack) { exhausted = why; unreachable }.

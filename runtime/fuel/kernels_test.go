@@ -34,9 +34,9 @@ func TestKernels_Differential(t *testing.T) {
 			var fuelByEngine [][]outcome
 			for _, e := range engines {
 				want := runAll(t, e.cfg(), orig, 0, calls)
-				got := runAll(t, e.cfg(), inst, math.MaxUint64, calls)
-				oracle := runAll(t, e.cfg(), naive, math.MaxUint64, calls)
-				exactRun := runAll(t, e.cfg(), exact, math.MaxUint64, calls)
+				got := runAll(t, e.cfg(), inst, math.MaxInt64, calls)
+				oracle := runAll(t, e.cfg(), naive, math.MaxInt64, calls)
+				exactRun := runAll(t, e.cfg(), exact, math.MaxInt64, calls)
 				for i := range calls {
 					if !got[i].sameBehaviour(want[i]) {
 						t.Errorf("%s %s #%d: got %v, want %v", e.name, calls[i].name, i, got[i], want[i])
@@ -74,7 +74,7 @@ func TestKernels_WasmtimeCounts(t *testing.T) {
 		t.Run(tc.kernel, func(t *testing.T) {
 			inst := mustInstrument(t, kernel(t, tc.kernel), unlimited())
 			for _, e := range engines {
-				got := runAll(t, e.cfg(), inst, math.MaxUint64, []call{tc.c})[0]
+				got := runAll(t, e.cfg(), inst, math.MaxInt64, []call{tc.c})[0]
 				if got.err != "" || got.used != tc.want {
 					t.Errorf("%s: got used %d (err %q), want %d", e.name, got.used, got.err, tc.want)
 				}

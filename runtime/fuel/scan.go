@@ -32,8 +32,7 @@ const (
 	opF32Const     = 0x43
 	opF64Const     = 0x44
 	opI32GeU       = 0x4f
-	opI64LtU       = 0x54
-	opI64GtU       = 0x56
+	opI64LtS       = 0x53
 	opI32Add       = 0x6a
 	opI32Sub       = 0x6b
 	opI64Sub       = 0x7d

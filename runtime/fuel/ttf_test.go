@@ -71,7 +71,7 @@ func TestTTF_Differential(t *testing.T) {
 		var byEngine [][]outcome
 		for _, e := range engines {
 			want := runAll(t, e.cfg(), orig, 0, calls)
-			got := runAll(t, e.cfg(), inst, math.MaxUint64, calls)
+			got := runAll(t, e.cfg(), inst, math.MaxInt64, calls)
 			if len(want) == 1 && len(calls) != 1 && want[0].err != "" {
 				// wazero rejects the original (binaryen emits constructs past Wasm 2.0): so must it the copy.
 				if got[0].err == "" {
@@ -80,8 +80,8 @@ func TestTTF_Differential(t *testing.T) {
 				continue
 			}
 			accepted++
-			oracle := runAll(t, e.cfg(), naive, math.MaxUint64, calls)
-			exactRun := runAll(t, e.cfg(), exact, math.MaxUint64, calls)
+			oracle := runAll(t, e.cfg(), naive, math.MaxInt64, calls)
+			exactRun := runAll(t, e.cfg(), exact, math.MaxInt64, calls)
 			if len(got) != len(want) {
 				t.Fatalf("%s %s: instrumented: %v", name, e.name, got)
 			}
