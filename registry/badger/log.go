@@ -1,11 +1,13 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync/atomic"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
 
@@ -15,24 +17,46 @@ import (
 
 var _ tlog.Store = (*Store)(nil)
 
-// The receipt log's keys (see the package comment). Receipts and events are numbered by the group committer in
-// the same transaction that stores them, so a leaf, its hashes and the tree size are durable together.
+// The receipt log's keys (see the package comment). The group committer numbers the receipts and events of a
+// transaction as the next leaves and writes, in that same synced transaction, one run of their ids, one run of
+// the tree hashes they add (stored hashes are contiguous from one leaf to the next), an index entry per leaf and
+// the new size. Per receipt, the log so costs one small key beyond the receipt's own two; the runs are per
+// transaction, so batching amortizes them.
 var (
 	logSizeKey     = []byte("l/size") // tree size, u64 BE
-	logLeafPrefix  = "l/leaf/"        // l/leaf/<index u64 BE> → the entry's id
-	logHashPrefix  = "l/hash/"        // l/hash/<stored hash index u64 BE> → 32-byte hash
+	logLeafPrefix  = "l/leaf/"        // l/leaf/<first index u64 BE> → a run of leaves: per leaf, a length byte and its id
+	logHashPrefix  = "l/hash/"        // l/hash/<first stored index u64 BE> → a run of 32-byte stored hashes
 	logIndexPrefix = "l/index/"       // l/index/<id> → index u64 BE
 	logEventPrefix = "l/event/"       // l/event/<event id> → the event's canonical JSON
 )
+
+// logState is the log as the committer last committed it. size is read by anyone; frontier only by the
+// committer (and by Open before the committer starts).
+type logState struct {
+	size atomic.Int64
+	// frontier holds, per tree level, the hash of the last complete node at that level: node (size>>level)-1.
+	// Those are exactly the hashes that adding the next leaf reads (its left siblings), so the committer hashes
+	// without reading the database.
+	frontier [64]tlog.Hash
+}
+
+// logNext is what a transaction will make the log once it commits.
+type logNext struct {
+	size     int64
+	frontier [64]tlog.Hash
+}
+
+func (l *logState) advance(n logNext) {
+	l.frontier = n.frontier
+	l.size.Store(n.size)
+}
 
 func u64Key(prefix string, n int64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(prefix), uint64(n))
 }
 
-func logLeafKey(index int64) []byte  { return u64Key(logLeafPrefix, index) }
-func logHashKey(stored int64) []byte { return u64Key(logHashPrefix, stored) }
-func logIndexKey(id string) []byte   { return []byte(logIndexPrefix + id) }
-func logEventKey(id string) []byte   { return []byte(logEventPrefix + id) }
+func logIndexKey(id string) []byte { return []byte(logIndexPrefix + id) }
+func logEventKey(id string) []byte { return []byte(logEventPrefix + id) }
 
 // key is where the entry's record lives: r/<id> for a receipt, l/event/<id> for an event.
 func (r *appendReq) key() []byte {
@@ -53,22 +77,25 @@ func (r *appendReq) setRecord(txn *badgerdb.Txn) error {
 	return nil
 }
 
-// entryCost is Badger's estimate of what storing r as leaf index adds to a transaction: its record, and the
-// log's leaf pointer, reverse index, hashes (one per tree level the leaf completes) and the size.
+// logChunkCost is Badger's estimate of the keys a transaction writes once, whatever its size: the two runs and
+// the size.
+var logChunkCost = 2*entrySize(len(logLeafPrefix)+8, 0, 0) + entrySize(len(logSizeKey), 8, 0)
+
+// entryCost is Badger's estimate of what storing r as leaf index adds to a transaction: its record, its index
+// entry, its share of the runs (its id, and one hash per tree level the leaf completes), and — counted for every
+// entry, to stay on the safe side — the runs' keys and the size.
 func entryCost(r *appendReq, index int64, threshold int64) int64 {
 	c := entrySize(len(r.key()), len(r.val), threshold) +
-		entrySize(len(logLeafPrefix)+8, len(r.id), threshold) +
 		entrySize(len(logIndexPrefix)+len(r.id), 8, threshold) +
-		int64(1+bits.TrailingZeros64(uint64(index+1)))*entrySize(len(logHashPrefix)+8, tlog.HashSize, threshold) +
-		entrySize(len(logSizeKey), 8, threshold)
+		int64(1+len(r.id)) + int64(1+bits.TrailingZeros64(uint64(index+1)))*tlog.HashSize + logChunkCost
 	if r.tool != "" {
 		c += entrySize(len("rt/")+len(r.tool)+1+len(r.id), 0, threshold)
 	}
 	return c
 }
 
-// loadLogSize reads the tree size at Open.
-func (s *Store) loadLogSize() error {
+// loadLog reads the tree size and the frontier at Open.
+func (s *Store) loadLog() error {
 	return s.db.View(func(txn *badgerdb.Txn) error {
 		val, found, err := get(txn, logSizeKey)
 		if err != nil || !found {
@@ -77,57 +104,168 @@ func (s *Store) loadLogSize() error {
 		if len(val) != 8 {
 			return fmt.Errorf("log size: %w", ErrCorrupt)
 		}
-		s.logSize.Store(int64(binary.BigEndian.Uint64(val)))
+		size := int64(binary.BigEndian.Uint64(val))
+		h := newHashReader(txn)
+		defer h.close()
+		for level := 0; level < 64 && size>>level > 0; level++ {
+			if s.log.frontier[level], err = h.at(tlog.StoredHashIndex(level, size>>level-1)); err != nil {
+				return fmt.Errorf("log frontier level[%d]: %w", level, err)
+			}
+		}
+		s.log.size.Store(size)
 		return nil
 	})
 }
 
-// txnHashes reads stored hashes in a transaction, which sees its own writes: the hashes of leaves appended
-// earlier in the same batch.
-func txnHashes(txn *badgerdb.Txn) tlog.HashReader {
-	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+// appendLeaves numbers the chunk's entries from the current tree size, in order, and writes in txn their index
+// entries, the run of their ids, the run of the hashes they add, and the new size. Only the committer calls it,
+// so the log cannot move underneath; the returned state is the log's once txn commits.
+func (s *Store) appendLeaves(txn *badgerdb.Txn, chunk []*appendReq) (logNext, error) {
+	next := logNext{size: s.log.size.Load(), frontier: s.log.frontier}
+	first, firstHash := next.size, tlog.StoredHashIndex(0, next.size)
+	// The hashes adding leaf n reads are its left siblings: the frontier.
+	read := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(indexes))
 		for i, x := range indexes {
-			val, found, err := get(txn, logHashKey(x))
-			if err != nil {
-				return nil, err
+			level, k := tlog.SplitStoredHashIndex(x)
+			if k != next.size>>level-1 {
+				return nil, fmt.Errorf("log hash[%d] is not on the frontier of size %d", x, next.size)
 			}
-			if !found || len(val) != tlog.HashSize {
-				return nil, fmt.Errorf("log hash[%d]: %w", x, ErrCorrupt)
-			}
-			copy(out[i][:], val)
+			out[i] = next.frontier[level]
 		}
 		return out, nil
 	})
-}
-
-// appendLeaves numbers the chunk's entries from the current tree size, in order, and writes each leaf's pointer,
-// reverse index and stored hashes, and the new size, in txn. Only the committer calls it, so the size cannot move
-// underneath; it returns the size the tree will have once txn commits.
-func (s *Store) appendLeaves(txn *badgerdb.Txn, chunk []*appendReq) (int64, error) {
-	n := s.logSize.Load()
-	read := txnHashes(txn)
+	leaves := make([]byte, 0, len(chunk)*30)
+	hashes := make([]byte, 0, len(chunk)*2*tlog.HashSize)
 	for _, r := range chunk {
-		hashes, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(r.val), read)
+		n := next.size
+		hs, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(r.val), read)
 		if err != nil {
-			return 0, fmt.Errorf("log leaf[%d]: %w", n, err)
+			return logNext{}, fmt.Errorf("log leaf[%d]: %w", n, err)
 		}
-		base := tlog.StoredHashIndex(0, n)
-		for i, h := range hashes {
-			if err := txn.Set(logHashKey(base+int64(i)), h[:]); err != nil {
-				return 0, err
-			}
+		for level, h := range hs {
+			next.frontier[level] = h // node n>>level at level, now the last complete one
+			hashes = append(hashes, h[:]...)
 		}
-		if err := txn.Set(logLeafKey(n), []byte(r.id)); err != nil {
-			return 0, err
-		}
+		leaves = append(append(leaves, byte(len(r.id))), r.id...)
 		if err := txn.Set(logIndexKey(r.id), binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
-			return 0, err
+			return logNext{}, err
 		}
 		r.index = n
-		n++
+		next.size++
 	}
-	return n, txn.Set(logSizeKey, binary.BigEndian.AppendUint64(nil, uint64(n)))
+	if want := tlog.StoredHashCount(next.size) - firstHash; int64(len(hashes)) != want*tlog.HashSize {
+		return logNext{}, fmt.Errorf("log hashes from %d: %d bytes for %d hashes", firstHash, len(hashes), want)
+	}
+	if err := txn.Set(u64Key(logLeafPrefix, first), leaves); err != nil {
+		return logNext{}, err
+	}
+	if err := txn.Set(u64Key(logHashPrefix, firstHash), hashes); err != nil {
+		return logNext{}, err
+	}
+	return next, txn.Set(logSizeKey, binary.BigEndian.AppendUint64(nil, uint64(next.size)))
+}
+
+// runReader finds the run (of leaves or hashes) holding an index: the run with the greatest first index not above
+// it. It keeps the last run read, since lookups come in order.
+type runReader struct {
+	prefix []byte
+	it     *badgerdb.Iterator
+	first  int64
+	val    []byte
+	ok     bool
+}
+
+func newRunReader(txn *badgerdb.Txn, prefix string) *runReader {
+	return &runReader{prefix: []byte(prefix),
+		it: txn.NewIterator(badgerdb.IteratorOptions{Prefix: []byte(prefix), Reverse: true})}
+}
+
+func (r *runReader) close() { r.it.Close() }
+
+// seek loads the run that would hold x, if any. covers reports whether the loaded run holds x.
+func (r *runReader) seek(x int64, covers func(first int64, val []byte) bool) (bool, error) {
+	if r.ok && x >= r.first && covers(r.first, r.val) {
+		return true, nil
+	}
+	r.it.Seek(u64Key(string(r.prefix), x))
+	if !r.it.ValidForPrefix(r.prefix) {
+		r.ok = false
+		return false, nil
+	}
+	item := r.it.Item()
+	if len(item.Key()) != len(r.prefix)+8 {
+		return false, fmt.Errorf("key[%q]: %w", item.Key(), ErrCorrupt)
+	}
+	val, err := item.ValueCopy(nil)
+	if err != nil {
+		return false, err
+	}
+	r.first, r.val, r.ok = int64(binary.BigEndian.Uint64(item.Key()[len(r.prefix):])), val, true
+	return covers(r.first, r.val), nil
+}
+
+// hashReader reads stored hashes from their runs.
+type hashReader struct{ *runReader }
+
+func newHashReader(txn *badgerdb.Txn) hashReader { return hashReader{newRunReader(txn, logHashPrefix)} }
+
+func (h hashReader) at(x int64) (tlog.Hash, error) {
+	found, err := h.seek(x, func(first int64, val []byte) bool {
+		return len(val)%tlog.HashSize == 0 && x-first < int64(len(val)/tlog.HashSize)
+	})
+	if err != nil {
+		return tlog.Hash{}, err
+	}
+	if !found {
+		return tlog.Hash{}, fmt.Errorf("log hash[%d] missing: %w", x, ErrCorrupt)
+	}
+	var out tlog.Hash
+	copy(out[:], h.val[(x-h.first)*tlog.HashSize:])
+	return out, nil
+}
+
+// decodeLeafRun splits a run of leaves into ids; ok is false if the run is malformed.
+func decodeLeafRun(val []byte) (ids []string, ok bool) {
+	for len(val) > 0 {
+		n := int(val[0])
+		if n == 0 || len(val) < 1+n {
+			return ids, false
+		}
+		ids = append(ids, string(val[1:1+n]))
+		val = val[1+n:]
+	}
+	return ids, true
+}
+
+func encodeLeafRun(ids []string) []byte {
+	var b []byte
+	for _, id := range ids {
+		b = append(append(b, byte(len(id))), id...)
+	}
+	return b
+}
+
+// leafReader reads leaf ids from their runs.
+type leafReader struct {
+	*runReader
+	ids     []string // of the run starting at idsFrom
+	idsFrom int64
+	decoded bool
+}
+
+func (l *leafReader) at(i int64) (string, error) {
+	found, err := l.seek(i, func(first int64, val []byte) bool {
+		if !l.decoded || l.idsFrom != first {
+			l.ids, _ = decodeLeafRun(val) // a malformed run yields the leaves before the damage
+			l.idsFrom, l.decoded = first, true
+		}
+		return i-first < int64(len(l.ids))
+	})
+	if err != nil || !found {
+		return "", err
+	}
+	return l.ids[i-l.first], nil
 }
 
 // AppendEvent appends ev as the next leaf of the log and returns its index once it is synced. It goes through
@@ -158,7 +296,7 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	defer end()
-	return s.logSize.Load(), nil
+	return s.log.size.Load(), nil
 }
 
 // ReadHashes returns stored hashes of the tree.
@@ -168,19 +306,28 @@ func (s *Store) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, e
 		return nil, err
 	}
 	defer end()
-	limit := tlog.StoredHashCount(s.logSize.Load())
+	limit := tlog.StoredHashCount(s.log.size.Load())
 	for _, x := range indexes {
 		if x < 0 || x >= limit {
 			return nil, fmt.Errorf("log hash[%d] beyond the tree: %w", x, tlog.ErrNotFound)
 		}
 	}
-	var out []tlog.Hash
+	out := make([]tlog.Hash, len(indexes))
 	err = s.db.View(func(txn *badgerdb.Txn) error {
-		var err error
-		out, err = txnHashes(txn).ReadHashes(indexes)
-		return err
+		h := newHashReader(txn)
+		defer h.close()
+		for i, x := range indexes {
+			var err error
+			if out[i], err = h.at(x); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // LeafIndex returns the leaf index of a receipt or event.
@@ -213,49 +360,48 @@ func (s *Store) LeafIndex(ctx context.Context, id string) (int64, error) {
 	return index, nil
 }
 
-// Entries returns leaves as stored, without judging them: a missing pointer, record or hash leaves that field
-// empty, so that an auditor can see exactly what the store holds.
+// Entries returns leaves as stored, without judging them: a missing id, record or hash leaves that field empty,
+// so that an auditor sees exactly what the store holds.
 func (s *Store) Entries(ctx context.Context, start int64, limit int) ([]tlog.Entry, error) {
 	end, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	size := s.logSize.Load()
 	if start < 0 {
 		return nil, fmt.Errorf("log entries from %d: negative start", start)
 	}
-	limit = min(max(limit, 0), maxLimit)
-	stop := min(size, start+int64(limit))
+	size := s.log.size.Load()
+	stop := min(size, start+int64(min(max(limit, 0), maxLimit)))
 	out := []tlog.Entry{}
 	err = s.db.View(func(txn *badgerdb.Txn) error {
+		leaves := &leafReader{runReader: newRunReader(txn, logLeafPrefix)}
+		defer leaves.close()
+		hashes := newHashReader(txn)
+		defer hashes.close()
 		for i := start; i < stop; i++ {
 			e := tlog.Entry{Index: i}
-			id, found, err := get(txn, logLeafKey(i))
+			id, err := leaves.at(i)
 			if err != nil {
 				return err
 			}
-			if found {
-				e.ID = string(id)
-				var key []byte
-				switch tlog.KindOf(e.ID) {
-				case tlog.KindReceipt:
-					key = receiptKey(e.ID)
-				case tlog.KindEvent:
-					key = logEventKey(e.ID)
-				}
-				if key != nil {
-					if e.Data, _, err = get(txn, key); err != nil {
-						return err
-					}
+			e.ID = id
+			var key []byte
+			switch tlog.KindOf(id) {
+			case tlog.KindReceipt:
+				key = receiptKey(id)
+			case tlog.KindEvent:
+				key = logEventKey(id)
+			}
+			if key != nil && !bytes.ContainsRune([]byte(id), '/') {
+				if e.Data, _, err = get(txn, key); err != nil {
+					return err
 				}
 			}
-			h, found, err := get(txn, logHashKey(tlog.StoredHashIndex(0, i)))
-			if err != nil {
+			if h, err := hashes.at(tlog.StoredHashIndex(0, i)); err == nil {
+				e.Hash = h
+			} else if !errors.Is(err, ErrCorrupt) {
 				return err
-			}
-			if found && len(h) == tlog.HashSize {
-				copy(e.Hash[:], h)
 			}
 			out = append(out, e)
 		}

@@ -26,28 +26,58 @@ func TestStore_Log(t *testing.T) {
 
 var logBase = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
-// fillLog appends n entries, every fifth an event, and returns their ids in log order.
-func fillLog(t *testing.T, s *Store, n int) []string {
+// fillLog appends n entries, every fifth an event, and returns their ids in log order. concurrent appends them
+// all at once, so that commits hold several entries and runs several leaves.
+func fillLog(t *testing.T, s *Store, n int, concurrent bool) []string {
 	t.Helper()
 	ctx := context.Background()
-	ids := make([]string, n)
+	var wg sync.WaitGroup
 	for i := range n {
-		at := logBase.Add(time.Duration(i) * time.Millisecond)
-		if i%5 == 4 {
-			ev := tlogtest.Event(receipts.EventPin, at)
-			if _, err := s.AppendEvent(ctx, ev); err != nil {
-				t.Fatal(err)
+		add := func() {
+			at := logBase.Add(time.Duration(i) * time.Millisecond)
+			var err error
+			if i%5 == 4 {
+				_, err = s.AppendEvent(ctx, tlogtest.Event(receipts.EventPin, at))
+			} else {
+				err = s.Append(ctx, receiptstest.Receipt("echo", receipts.StatusOK, at))
 			}
-			ids[i] = ev.ID
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		if !concurrent {
+			add()
 			continue
 		}
-		r := receiptstest.Receipt("echo", receipts.StatusOK, at)
-		if err := s.Append(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-		ids[i] = r.ID
+		wg.Add(1)
+		go func() { defer wg.Done(); add() }()
+	}
+	wg.Wait()
+	es, err := s.Entries(ctx, 0, n)
+	if err != nil || len(es) != n {
+		t.Fatalf("Entries: got %d, %v", len(es), err)
+	}
+	ids := make([]string, n)
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	if runs := countKeys(t, s, logLeafPrefix); concurrent && runs == n || !concurrent && runs != n {
+		t.Fatalf("concurrent=%v: %d runs of leaves for %d entries", concurrent, runs, n)
 	}
 	return ids
+}
+
+func countKeys(t *testing.T, s *Store, prefix string) int {
+	n := 0
+	s.db.View(func(txn *badgerdb.Txn) error {
+		it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 // offline opens the closed store's database directly, as an operator with the disk would, and runs fn in one
@@ -72,95 +102,160 @@ func mustGet(txn *badgerdb.Txn, key []byte) []byte {
 	return v
 }
 
+// setLeaf puts id at leaf index i, in whatever run holds it; "" removes the leaf, which must end its run.
+func setLeaf(txn *badgerdb.Txn, i int64, id string) error {
+	l := &leafReader{runReader: newRunReader(txn, logLeafPrefix)}
+	found, err := l.seek(i, func(first int64, val []byte) bool {
+		ids, _ := decodeLeafRun(val)
+		return i-first < int64(len(ids))
+	})
+	first, val := l.first, l.val
+	l.close()
+	if err != nil || !found {
+		return fmt.Errorf("leaf %d: %v", i, err)
+	}
+	ids, _ := decodeLeafRun(val)
+	if id == "" {
+		if i-first != int64(len(ids)-1) {
+			return fmt.Errorf("leaf %d does not end its run", i)
+		}
+		if ids = ids[:len(ids)-1]; len(ids) == 0 {
+			return txn.Delete(u64Key(logLeafPrefix, first))
+		}
+	} else {
+		ids[i-first] = id
+	}
+	return txn.Set(u64Key(logLeafPrefix, first), encodeLeafRun(ids))
+}
+
+// setHash puts h at stored hash index x, in whatever run holds it.
+func setHash(txn *badgerdb.Txn, x int64, h tlog.Hash) error {
+	r := newHashReader(txn)
+	_, err := r.at(x)
+	first, val := r.first, bytes.Clone(r.val)
+	r.close()
+	if err != nil {
+		return err
+	}
+	copy(val[(x-first)*tlog.HashSize:], h[:])
+	return txn.Set(u64Key(logHashPrefix, first), val)
+}
+
+func firstOfKind(ids []string, kind string, skip int) int {
+	for i, id := range ids {
+		if tlog.KindOf(id) == kind {
+			if skip == 0 {
+				return i
+			}
+			skip--
+		}
+	}
+	return -1
+}
+
 // TestLog_Tamper edits the database behind the store's back — a receipt's bytes, an event's, a record deleted,
 // two leaves swapped, a leaf cut out of the sequence, a tree hash forged to match, the log truncated — and checks
 // that an audit against the checkpoint taken before names each change: its index and whether the entry was
-// modified, deleted or reordered.
+// modified, deleted or reordered. Each case runs on a log filled one entry per commit and on one filled with
+// many entries per commit.
 func TestLog_Tamper(t *testing.T) {
 	t.Parallel()
 	const n = 20
 	tests := []struct {
 		name   string
-		tamper func(txn *badgerdb.Txn, ids []string) error
+		tamper func(txn *badgerdb.Txn, ids []string) ([]string, error)
 		method string
-		want   []string
 	}{
-		{"receipt modified", func(txn *badgerdb.Txn, ids []string) error {
-			v := mustGet(txn, receiptKey(ids[5]))
-			return txn.Set(receiptKey(ids[5]), bytes.Replace(v, []byte(`"status":"ok"`), []byte(`"status":"trap"`), 1))
-		}, "leaf-hashes", []string{"5 modified"}},
-		{"event modified", func(txn *badgerdb.Txn, ids []string) error {
-			v := mustGet(txn, logEventKey(ids[9]))
-			return txn.Set(logEventKey(ids[9]), bytes.Replace(v, []byte(`"because"`), []byte(`"approved"`), 1))
-		}, "leaf-hashes", []string{"9 modified"}},
-		{"receipt deleted", func(txn *badgerdb.Txn, ids []string) error {
-			return txn.Delete(receiptKey(ids[7]))
-		}, "leaf-hashes", []string{"7 deleted"}},
-		{"reordered", func(txn *badgerdb.Txn, ids []string) error {
-			if err := txn.Set(logLeafKey(3), []byte(ids[12])); err != nil {
-				return err
+		{"receipt modified", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+			i := firstOfKind(ids, tlog.KindReceipt, 4)
+			v := mustGet(txn, receiptKey(ids[i]))
+			err := txn.Set(receiptKey(ids[i]), bytes.Replace(v, []byte(`"status":"ok"`), []byte(`"status":"trap"`), 1))
+			return []string{fmt.Sprint(i, " modified")}, err
+		}, "leaf-hashes"},
+		{"event modified", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+			i := firstOfKind(ids, tlog.KindEvent, 1)
+			v := mustGet(txn, logEventKey(ids[i]))
+			err := txn.Set(logEventKey(ids[i]), bytes.Replace(v, []byte(`"because"`), []byte(`"approved"`), 1))
+			return []string{fmt.Sprint(i, " modified")}, err
+		}, "leaf-hashes"},
+		{"receipt deleted", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+			i := firstOfKind(ids, tlog.KindReceipt, 6)
+			return []string{fmt.Sprint(i, " deleted")}, txn.Delete(receiptKey(ids[i]))
+		}, "leaf-hashes"},
+		{"reordered", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+			if err := setLeaf(txn, 3, ids[12]); err != nil {
+				return nil, err
 			}
-			return txn.Set(logLeafKey(12), []byte(ids[3]))
-		}, "leaf-hashes", []string{"3 reordered", "12 reordered"}},
-		{"cut out of the sequence", func(txn *badgerdb.Txn, ids []string) error {
+			return []string{"3 reordered", "12 reordered"}, setLeaf(txn, 12, ids[3])
+		}, "leaf-hashes"},
+		{"cut out of the sequence", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+			want := []string{"4 deleted"}
 			for i := 4; i < n-1; i++ {
-				if err := txn.Set(logLeafKey(int64(i)), []byte(ids[i+1])); err != nil {
-					return err
+				if err := setLeaf(txn, int64(i), ids[i+1]); err != nil {
+					return nil, err
 				}
+				want = append(want, fmt.Sprint(i+1, " reordered"))
+			}
+			if err := txn.Delete(receiptKey(ids[4])); err != nil {
+				return nil, err
 			}
 			if err := txn.Delete(logEventKey(ids[4])); err != nil {
-				return err
+				return nil, err
 			}
-			return txn.Delete(logLeafKey(n - 1))
-		}, "leaf-hashes", func() []string {
-			out := []string{"4 deleted"}
-			for i := 5; i < n; i++ {
-				out = append(out, fmt.Sprintf("%d reordered", i))
+			return want, setLeaf(txn, n-1, "")
+		}, "leaf-hashes"},
+		{"leaf hash forged to match", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+			i := firstOfKind(ids, tlog.KindReceipt, 5)
+			forged := bytes.Replace(mustGet(txn, receiptKey(ids[i])), []byte(`"cost":0.00125`), []byte(`"cost":0`), 1)
+			if err := setHash(txn, tlog.StoredHashIndex(0, int64(i)), tlog.RecordHash(forged)); err != nil {
+				return nil, err
 			}
-			return out
-		}()},
-		{"leaf hash forged to match", func(txn *badgerdb.Txn, ids []string) error {
-			forged := bytes.Replace(mustGet(txn, receiptKey(ids[6])), []byte(`"cost":0.00125`), []byte(`"cost":0`), 1)
-			h := tlog.RecordHash(forged)
-			if err := txn.Set(logHashKey(tlog.StoredHashIndex(0, 6)), h[:]); err != nil {
-				return err
-			}
-			return txn.Set(receiptKey(ids[6]), forged)
-		}, "proofs", []string{"6 modified", "7 modified"}}, // 7's proof runs through 6's forged hash
+			// The sibling's proof runs through the forged hash: the two cannot be told apart.
+			sib := i ^ 1
+			want := []string{fmt.Sprint(min(i, sib), " modified"), fmt.Sprint(max(i, sib), " modified")}
+			return want, txn.Set(receiptKey(ids[i]), forged)
+		}, "proofs"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			s, err := Open(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := fillLog(t, s, n)
-			before := tlogtest.Tree(t, s)
-			s.Close()
+	for _, concurrent := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/concurrent=%v", tc.name, concurrent), func(t *testing.T) {
+				dir := t.TempDir()
+				s, err := Open(dir, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids := fillLog(t, s, n, concurrent)
+				before := tlogtest.Tree(t, s)
+				s.Close()
 
-			offline(t, dir, func(txn *badgerdb.Txn) error { return tc.tamper(txn, ids) })
+				var want []string
+				offline(t, dir, func(txn *badgerdb.Txn) error {
+					var err error
+					want, err = tc.tamper(txn, ids)
+					return err
+				})
 
-			s, err = Open(dir, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
-			r := tlogtest.Audit(t, s, before)
-			var got []string
-			for _, p := range r.Problems {
-				got = append(got, fmt.Sprintf("%d %s", p.Index, p.Kind))
-			}
-			if r.Method != tc.method || !slices.Equal(got, tc.want) {
-				t.Errorf("got %s %v, want %s %v\n%v", r.Method, got, tc.method, tc.want, r.Problems)
-			}
-		})
+				s, err = Open(dir, Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				r := tlogtest.Audit(t, s, before)
+				var got []string
+				for _, p := range r.Problems {
+					got = append(got, fmt.Sprintf("%d %s", p.Index, p.Kind))
+				}
+				if r.Method != tc.method || !slices.Equal(got, want) {
+					t.Errorf("got %s %v, want %s %v\n%v", r.Method, got, tc.method, want, r.Problems)
+				}
+			})
+		}
 	}
 
 	t.Run("single receipt", func(t *testing.T) {
 		dir := t.TempDir()
 		s, _ := Open(dir, Options{})
-		ids := fillLog(t, s, n)
+		ids := fillLog(t, s, n, false)
 		before := tlogtest.Tree(t, s)
 		s.Close()
 		offline(t, dir, func(txn *badgerdb.Txn) error {
@@ -189,7 +284,7 @@ func TestLog_Tamper(t *testing.T) {
 	t.Run("truncated", func(t *testing.T) {
 		dir := t.TempDir()
 		s, _ := Open(dir, Options{})
-		fillLog(t, s, n)
+		fillLog(t, s, n, false)
 		before := tlogtest.Tree(t, s)
 		s.Close()
 		offline(t, dir, func(txn *badgerdb.Txn) error {
@@ -230,7 +325,7 @@ func TestLog_Reopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fillLog(t, s, 13)
+	fillLog(t, s, 13, false)
 	before := tlogtest.Tree(t, s)
 	s.Close()
 	s, err = Open(dir, Options{})
@@ -241,7 +336,7 @@ func TestLog_Reopen(t *testing.T) {
 	if got := tlogtest.Tree(t, s); got != before {
 		t.Fatalf("after reopen: got %v, want %v", got, before)
 	}
-	fillLog(t, s, 9)
+	fillLog(t, s, 9, true)
 	after := tlogtest.Tree(t, s)
 	ctx := context.Background()
 	p, err := tlog.ProveConsistency(after.N, before.N, tlog.Reader(ctx, s))

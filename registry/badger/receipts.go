@@ -139,7 +139,7 @@ func (s *Store) commitBatch(batch []*appendReq) {
 	for len(accepted) > 0 {
 		var size int64
 		n := 0
-		next := s.logSize.Load()
+		next := s.log.size.Load()
 		for n < len(accepted) {
 			sz := entryCost(accepted[n], next+int64(n), threshold)
 			if n > 0 && size+sz > limit {
@@ -165,8 +165,8 @@ func entrySize(key, val int, threshold int64) int64 {
 	return int64(key) + 12 + 2 + 10
 }
 
-// writeChunk stores the chunk's records and log leaves in one synced transaction, and only then moves the tree
-// size that readers see.
+// writeChunk stores the chunk's records and log leaves in one synced transaction, and only then moves the log
+// that readers see.
 func (s *Store) writeChunk(chunk []*appendReq) error {
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
@@ -175,18 +175,18 @@ func (s *Store) writeChunk(chunk []*appendReq) error {
 			return err
 		}
 	}
-	size, err := s.appendLeaves(txn, chunk)
+	next, err := s.appendLeaves(txn, chunk)
 	if err != nil {
 		return err
 	}
 	if err := txn.Commit(); err != nil {
-		// The commit may or may not have reached the database: take the size from what it holds.
-		if lerr := s.loadLogSize(); lerr != nil {
+		// The commit may or may not have reached the database: take the log from what it holds.
+		if lerr := s.loadLog(); lerr != nil {
 			return errors.Join(err, lerr)
 		}
 		return err
 	}
-	s.logSize.Store(size)
+	s.log.advance(next)
 	return nil
 }
 

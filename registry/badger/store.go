@@ -25,13 +25,14 @@
 //	u/<key id>/<tool>/<hour u64 BE> usage counters of one key on one tool in one hour (calls, fuel, cost), JSON
 //	s/<secret name>                secret: registry.SealedSecret, JSON; the value is sealed before it gets here
 //	l/size                         the receipt log's tree size (u64 BE)
-//	l/leaf/<index u64 BE>          log leaf: the id of the receipt or event at that index
-//	l/hash/<stored index u64 BE>   log tree hash (32 bytes), at x/mod/sumdb/tlog's StoredHashIndex
+//	l/leaf/<first index u64 BE>    a run of log leaves, one per entry of a commit: a length byte and the entry's id
+//	l/hash/<first index u64 BE>    a run of log tree hashes (32 bytes each) from that x/mod/sumdb/tlog stored index
 //	l/index/<id>                   a receipt's or event's leaf index (u64 BE)
 //	l/event/<event id>             a registry or governance event (receipts.Event): its canonical JSON
 //
 // A log leaf's bytes are its record's value: r/<id> for a receipt, l/event/<id> for an event. The group committer
-// writes a record, its leaf, hashes and the new tree size in one transaction (log.go).
+// writes the records of a commit, their index entries, the runs of their leaves and hashes and the new tree size
+// in one transaction (log.go).
 //
 // Reserved for later use, so that no current prefix collides with them: "meta/" (schema version).
 package badger
@@ -45,7 +46,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
@@ -138,8 +138,8 @@ type Store struct {
 
 	appends   chan *appendReq
 	committer sync.WaitGroup
-	// logSize is the receipt log's durable tree size: written by the committer after each commit, read by all.
-	logSize atomic.Int64
+	// log is the receipt log's durable state: its size and frontier, advanced by the committer (log.go).
+	log logState
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -168,7 +168,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store dir[%s]: %w", dir, err)
 	}
 	s := &Store{db: db, threshold: threshold, appends: make(chan *appendReq, appendQueue)}
-	if err := s.loadLogSize(); err != nil {
+	if err := s.loadLog(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store dir[%s]: %w", dir, err)
 	}
