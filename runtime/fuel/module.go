@@ -53,6 +53,15 @@ const (
 	valExternref = 0x6f
 )
 
+// valTypeErr is the error for a byte that is not a Wasm 2.0 value type: the GC and typed-reference types some
+// engines accept (0x60–0x74: (ref ht), (ref null ht), exnref, anyref…) are unsupported, anything else malformed.
+func valTypeErr(r *reader, t byte, what string) error {
+	if t >= 0x60 && t <= 0x74 {
+		return r.fail(ErrUnsupported, "%s: value type %#x (typed or GC references)", what, t)
+	}
+	return r.fail(ErrMalformed, "%s: value type %#x", what, t)
+}
+
 func isValType(b byte) bool {
 	switch b {
 	case valI32, valI64, valF32, valF64, valV128, valFuncref, valExternref:
@@ -274,7 +283,7 @@ func (m *Module) decodeSection(id byte, r *reader, payloadAt int) error {
 		for i := 0; i < n && err == nil; i++ {
 			var t byte
 			if t, err = r.byte(); err == nil && !isValType(t) {
-				return r.fail(ErrMalformed, "global %d: type %#x", i, t)
+				return valTypeErr(r, t, fmt.Sprintf("global %d", i))
 			}
 			if _, err = r.byte(); err == nil {
 				err = m.constExpr(r)
@@ -344,7 +353,7 @@ func readValTypes(r *reader, n int) error {
 			return err
 		}
 		if !isValType(t) {
-			return r.fail(ErrMalformed, "value type %#x", t)
+			return valTypeErr(r, t, "type")
 		}
 	}
 	return nil
@@ -420,7 +429,7 @@ func (m *Module) decodeImports(r *reader) error {
 				return err
 			}
 			if !isValType(t) {
-				return r.fail(ErrMalformed, "import %d: global type %#x", i, t)
+				return valTypeErr(r, t, fmt.Sprintf("import %d", i))
 			}
 			if mut, err := r.byte(); err != nil {
 				return err
@@ -500,7 +509,7 @@ func (m *Module) decodeCode(r *reader) error {
 				return err
 			}
 			if !isValType(t) {
-				return br.fail(ErrMalformed, "func %d: local type %#x", i, t)
+				return valTypeErr(&br, t, fmt.Sprintf("func %d: local", i))
 			}
 			b.locals += uint64(k)
 		}

@@ -320,6 +320,8 @@ func (s *scanner) blockType(r *reader, m *Module) error {
 	if b := r.b[r.off]; b == blockTypeEmpty || isValType(b) {
 		r.off++
 		return nil
+	} else if b >= 0x60 && b <= 0x74 {
+		return valTypeErr(r, b, "block type")
 	}
 	t, err := r.signed(33)
 	if err != nil {
@@ -379,11 +381,25 @@ func (s *scanner) misc(r *reader, costs *Costs) (kind, uint32, error) {
 	return k, costs.Misc[sub], nil
 }
 
-// simd skips the immediates of a 0xFD-prefixed operator.
+// simd skips the immediates of a 0xFD-prefixed operator. The sub-opcode is a u32 LEB128 in the spec, but wazero
+// reads it as one byte, so that fd 80 01 (i16x8.abs) is to wazero i16x8.abs followed by 01, a nop. Every
+// encoding both readers take the same way is accepted: one byte below 0x80, or a byte from 0x80 and 01. A padded
+// encoding (fd 9e 00 for 30) would be a different instruction to each, hiding code from the metering, and is
+// refused.
 func simd(r *reader) error {
-	sub, err := r.u32()
+	b, err := r.byte()
 	if err != nil {
 		return err
+	}
+	sub := uint32(b)
+	if b >= 0x80 {
+		next, err := r.byte()
+		if err != nil {
+			return err
+		}
+		if next != 0x01 {
+			return posError{r.pos() - 2, errorf(ErrUnsupported, "0xfd sub-opcode encoded %#x %#x (relaxed simd, or padded)", b, next)}
+		}
 	}
 	switch {
 	case sub <= 11 || sub == 92 || sub == 93: // loads, stores, load_zero: memarg
@@ -400,8 +416,6 @@ func simd(r *reader) error {
 		}
 		_, err = r.byte()
 		return err
-	case sub <= 255: // the rest of the 2.0 SIMD space has no immediates
-		return nil
 	}
-	return posError{r.pos(), errorf(ErrUnsupported, "0xfd %d (relaxed simd)", sub)}
+	return nil // the rest of the 2.0 SIMD space has no immediates
 }
