@@ -199,6 +199,16 @@ func TestRunaway(t *testing.T) {
 	}
 }
 
+// TestRunaway_DefaultDepth: with DefaultOptions, unbounded recursion stops at DefaultMaxCallDepth on wazero's
+// compiler (whose own limit is a 400 MB stack).
+func TestRunaway_DefaultDepth(t *testing.T) {
+	inst := mustInstrument(t, kernel(t, "runaway"), DefaultOptions())
+	s := newSweeper(t, wazero.NewRuntimeConfigCompiler(), inst)
+	if o := s.run(t, 5_000_000, call{name: "recurse"}); o.err == "" || o.exhausted != ExhaustedDepth {
+		t.Errorf("got %v, want exhausted %d", o, ExhaustedDepth)
+	}
+}
+
 // TestCallDepth checks that MaxCallDepth stops recursion at exactly that depth, and that functions with one and
 // with several results keep them through the depth wrapper.
 func TestCallDepth(t *testing.T) {

@@ -106,6 +106,9 @@ type Stats struct {
 // modules that appending would make valid: an instruction, constant expression or export naming a local, global
 // or type past the module's own, which would reach the appended ones (and could write the fuel). Still, decide
 // validity by compiling the original.
+//
+// Instrument is safe for concurrent use. Besides its output it holds about 24 bytes per instruction of the
+// largest function, far less than compiling the module takes.
 func Instrument(wasm []byte, opts Options) ([]byte, Stats, error) {
 	return instrument(wasm, opts, planMetered)
 }
