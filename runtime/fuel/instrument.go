@@ -351,7 +351,7 @@ func (w *rewriter) function(i int, payload []byte, base int) ([]byte, error) {
 	expr := payload[bd.exprStart:bd.end]
 	depth := w.opts.MaxCallDepth != 0
 	if depth {
-		b = w.depthPrologue(b)
+		b = w.depthPrologue(b, sc)
 		b = append(b, opBlock)
 		b = w.resultBlockType(b, ft)
 	}
@@ -483,16 +483,19 @@ func (w *rewriter) trap(b []byte, why byte) []byte {
 	return append(b, opUnreachable, opEnd)
 }
 
-// depthPrologue emits: if depth >= max { exhausted = 2; unreachable }; depth++.
-func (w *rewriter) depthPrologue(b []byte) []byte {
+// depthPrologue emits, with one load of the depth global:
+// n = depth + 1; depth = n; if n >u max { exhausted = 2; unreachable }.
+func (w *rewriter) depthPrologue(b []byte, sc scratch) []byte {
 	b = append(b, opGlobalGet)
 	b = appendU32(b, w.depth)
+	b = append(b, opI32Const, 1, opI32Add, opLocalTee)
+	b = appendU32(b, sc.n)
+	b = append(b, opGlobalSet)
+	b = appendU32(b, w.depth)
+	b = append(b, opLocalGet)
+	b = appendU32(b, sc.n)
 	b = append(b, opI32Const)
 	b = appendS64(b, int64(int32(w.opts.MaxCallDepth)))
-	b = append(b, opI32GeU)
-	b = w.trap(b, ExhaustedDepth)
-	b = append(b, opGlobalGet)
-	b = appendU32(b, w.depth)
-	b = append(b, opI32Const, 1, opI32Add, opGlobalSet)
-	return appendU32(b, w.depth)
+	b = append(b, opI32GtU)
+	return w.trap(b, ExhaustedDepth)
 }

@@ -31,7 +31,7 @@ const (
 	opI64Const     = 0x42
 	opF32Const     = 0x43
 	opF64Const     = 0x44
-	opI32GeU       = 0x4f
+	opI32GtU       = 0x4b
 	opI64LtS       = 0x53
 	opI32Add       = 0x6a
 	opI32Sub       = 0x6b
