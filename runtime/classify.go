@@ -14,12 +14,15 @@ import (
 const maxMessageBytes = 1024
 
 // classify turns an engine's outcome into a Result's Status, Error and Output. In order of precedence:
-// a status the engine decided; timeout (the call's context ended while the guest ran); output_limit (a WASI
+// a status the engine decided; out_of_fuel (the guest trapped at a failed fuel charge); timeout (the call's context ended while the guest ran); output_limit (a WASI
 // command wrote past the cap); memory_limit (the call failed after a refused memory growth); trap; tool_error;
 // output_limit (an Extism output over the cap); ok.
 func classify(parent, callCtx context.Context, abi ABI, out outcome, sc *sandboxCall, mem *memLimiter, lim Limits) Result {
 	if out.status != "" {
 		return Result{Status: out.status, Error: out.message}
+	}
+	if out.outOfFuel {
+		return Result{Status: receipts.StatusOutOfFuel, Error: fmt.Sprintf("fuel limit of %d used up", out.fuel.Limit)}
 	}
 	stderr := strings.TrimSpace(string(sc.stderr.bytes()))
 

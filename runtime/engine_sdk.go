@@ -11,6 +11,8 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/toolgate/toolgate/receipts"
@@ -26,15 +28,22 @@ const sdkKernelPages = 16
 var sdkLogLevel sync.Once
 
 // sdkEngine is the extismEngine built on github.com/extism/go-sdk.
+//
+// With metering it runs the same instrumented code as the native engine under the same budget, so the fuel of
+// a call is the same on both. The SDK instantiates the guest itself and gives no access to the instance; a
+// function listener on the guest's exported functions (compiled in only when metering) sees the instance at the
+// first call the SDK makes into it (_initialize or the entry) and sets the budget there, before any guest code
+// runs, and runs the deferred start function first.
 type sdkEngine struct {
-	cache wazero.CompilationCache
+	config   wazero.RuntimeConfig // the runtime's, for every SDK runtime: they share its compilation cache
+	metering bool
 }
 
 var _ extismEngine = (*sdkEngine)(nil)
 
-func newSDKEngine(cache wazero.CompilationCache) *sdkEngine {
+func newSDKEngine(config wazero.RuntimeConfig, metering bool) *sdkEngine {
 	sdkLogLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
-	return &sdkEngine{cache: cache}
+	return &sdkEngine{config: config, metering: metering}
 }
 
 func (e *sdkEngine) baseMemoryBytes() uint64 { return sdkKernelPages * wasmPage }
@@ -44,9 +53,12 @@ func (e *sdkEngine) name() string { return EngineExtismSDK }
 // compile builds the SDK's compiled plugin from bytes in a manifest made here: a user-supplied Extism manifest
 // is never decoded (it can name files and URLs). No allowed hosts or paths: the network and filesystem stay shut.
 func (e *sdkEngine) compile(ctx context.Context, wasm []byte, _ wazero.CompiledModule) (extismModule, error) {
+	if e.metering {
+		ctx = experimental.WithFunctionListenerFactory(ctx, sdkMeterListener{})
+	}
 	cp, err := extism.NewCompiledPlugin(ctx,
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: wasm}}},
-		extism.PluginConfig{RuntimeConfig: wazeroConfig(e.cache), EnableWasi: true},
+		extism.PluginConfig{RuntimeConfig: e.config, EnableWasi: true},
 		nil)
 	if err != nil {
 		return nil, fmt.Errorf("extism-sdk: %w", err)
@@ -60,7 +72,7 @@ type sdkModule struct {
 
 func (m *sdkModule) close(ctx context.Context) error { return m.cp.Close(ctx) }
 
-func (m *sdkModule) run(ctx context.Context, sc *sandboxCall) outcome {
+func (m *sdkModule) run(ctx context.Context, sc *sandboxCall) (out outcome) {
 	// WASI: no args, no environment, no filesystem, empty stdin, stdout discarded, stderr kept for crash
 	// messages, wazero's fake clocks and deterministic random.
 	mc := wazero.NewModuleConfig().WithStderr(sc.stderr)
@@ -84,8 +96,13 @@ func (m *sdkModule) run(ctx context.Context, sc *sandboxCall) outcome {
 		return outcome{status: receipts.StatusMemoryLimit, message: "the input does not fit in the memory limit"}
 	}
 
+	if sc.meter != nil {
+		ms := &sdkMeterState{m: sc.meter}
+		ctx = context.WithValue(ctx, sdkMeterKey{}, ms)
+		defer func() { ms.run.finish(ms.mod, &out) }()
+	}
 	rc, output, err := p.CallWithContext(ctx, sc.entry, sc.input)
-	out := outcome{rc: rc, output: output}
+	out = outcome{rc: rc, output: output}
 	if err == nil {
 		return out
 	}
@@ -129,3 +146,43 @@ func deniedHTTP(err error) (receipts.HTTPLine, bool) {
 	}
 	return line, true
 }
+
+// sdkMeterKey is the context key of a metered call's *sdkMeterState.
+type sdkMeterKey struct{}
+
+// sdkMeterState binds a call's meter to the guest instance the SDK made.
+type sdkMeterState struct {
+	m   *meter
+	run *meterRun
+	mod api.Module
+}
+
+// sdkMeterListener is compiled into the exported functions of every module the metering SDK engine compiles
+// (the SDK's kernel too, which has no fuel global and is passed over).
+type sdkMeterListener struct{}
+
+func (sdkMeterListener) NewFunctionListener(def api.FunctionDefinition) experimental.FunctionListener {
+	if len(def.ExportNames()) == 0 {
+		return nil
+	}
+	return sdkMeterListener{}
+}
+
+// Before binds the budget at the first call into the guest, and runs the deferred start function.
+func (sdkMeterListener) Before(ctx context.Context, mod api.Module, _ api.FunctionDefinition, _ []uint64, _ experimental.StackIterator) {
+	st, ok := ctx.Value(sdkMeterKey{}).(*sdkMeterState)
+	if !ok || st.run != nil {
+		return
+	}
+	if st.run = st.m.bind(mod); st.run == nil {
+		return
+	}
+	st.mod = mod
+	if err := st.run.runStart(ctx, mod); err != nil {
+		panic(err)
+	}
+}
+
+func (sdkMeterListener) After(context.Context, api.Module, api.FunctionDefinition, []uint64) {}
+
+func (sdkMeterListener) Abort(context.Context, api.Module, api.FunctionDefinition, error) {}

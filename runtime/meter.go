@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
 
@@ -15,7 +16,8 @@ import (
 // of fuel (or past the call depth bound) from the guest's own. A nil *meter meters nothing.
 type meter struct {
 	budget uint64
-	start  bool // the module exports fuel.ExportStart
+	start  bool   // the module exports fuel.ExportStart
+	depth  uint32 // the instrumentation's call depth bound, for the message
 }
 
 // meterRun is a meter bound to one instance. A nil *meterRun does nothing.
@@ -61,6 +63,7 @@ func (r *meterRun) finish(mod api.Module, out *outcome) {
 				used = r.m.budget
 			case fuel.ExhaustedDepth:
 				out.depthExceeded = true
+				out.err = fmt.Errorf("call depth limit of %d exceeded", r.m.depth)
 			}
 		}
 	}

@@ -34,6 +34,7 @@ import (
 
 	"github.com/toolgate/toolgate/host"
 	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/runtime/fuel"
 )
 
 // Defaults for Config and for the zero fields of a Call's Limits.
@@ -44,6 +45,8 @@ const (
 	DefaultMaxInputBytes   = 1 << 20
 	DefaultMaxOutputBytes  = 1 << 20
 	DefaultMaxHTTPRequests = 8
+	// DefaultFuel is the fuel budget of a metered call whose Limits and Config.DefaultLimits set none.
+	DefaultFuel = 1_000_000_000
 	// DefaultMaxStderrBytes is how much of a guest's stderr is kept (it becomes the error message).
 	DefaultMaxStderrBytes = 4 << 10
 )
@@ -67,16 +70,29 @@ type Config struct {
 	MaxModuleBytes int64
 	// Engine selects the Extism ABI engine: EngineNative or EngineExtismSDK. Defaults to EngineNative.
 	Engine string
-	// Transform, if set, rewrites a module's bytes after the size check and before validation and compilation
-	// (fuel instrumentation hooks in here). Its error makes Load fail with a *ModuleError. Defaults to nil.
+	// Transform, if set, rewrites a module's bytes after the size check and before validation and compilation.
+	// Its error makes Load fail with a *ModuleError. Defaults to nil.
 	Transform func(wasm []byte) ([]byte, error)
+	// Metering turns on fuel metering (runtime/fuel, docs/FUEL.md). Load instruments every module (after
+	// Transform) and compiles and caches the instrumented code; ModuleInfo keeps the digest of the bytes given,
+	// which stay the module's identity. Each call then runs against its Limits.Fuel, set on its fresh instance
+	// before any guest code runs (the module's start function included), reports Result.Fuel, and ends as
+	// out_of_fuel when the budget runs out. Fuel, not the wall clock, bounds guest compute: wazero's context
+	// polling (WithCloseOnContextDone, 3–55× slower loops) is off, so Limits.Timeout bounds host calls (the
+	// network door) and a call that ends past it is reported as a timeout, but it does not interrupt guest code.
+	// Defaults to false: nothing is metered and the timeout interrupts the guest.
+	Metering bool
+	// FuelOptions configure the instrumentation when Metering is set. Defaults to DefaultFuelOptions().
+	FuelOptions *fuel.Options
 	// DefaultLimits fills the zero fields of each Call's Limits. Its own zero fields take DefaultMemoryBytes,
-	// DefaultTimeout, DefaultMaxInputBytes, DefaultMaxOutputBytes and DefaultMaxHTTPRequests; Fuel 0 means
-	// unmetered.
+	// DefaultTimeout, DefaultMaxInputBytes, DefaultMaxOutputBytes, DefaultMaxHTTPRequests and, with Metering,
+	// DefaultFuel.
 	DefaultLimits Limits
 	// MaxLogLines is how many guest log lines a Result keeps (all are counted). Defaults to
 	// host.DefaultMaxLogLines.
 	MaxLogLines int
+	// interpreter runs wazero's interpreter instead of its compiler: for tests that compare the two.
+	interpreter bool
 	// Door is the network door every call's outbound HTTP goes through (each call opens its own
 	// host.CallDoor with Door.NewCall(Call.Policy, Call.Secrets, deadline)). Defaults to nil: every outbound
 	// request is denied (and recorded). The extism-sdk engine denies them in any case (it can only use
@@ -94,7 +110,7 @@ type ModuleInfo struct {
 
 // Limits bound one call. Zero fields take the Runtime's defaults (Config.DefaultLimits).
 type Limits struct {
-	Fuel            uint64        // compute budget; 0 = unmetered (fuel metering is not implemented yet)
+	Fuel            uint64        // compute budget in fuel units (docs/FUEL.md), with Config.Metering
 	MemoryBytes     uint64        // cap on the sum of the call's linear memories
 	Timeout         time.Duration // wall-clock bound of the call
 	MaxInputBytes   int64
@@ -159,11 +175,22 @@ type module struct {
 	info        ModuleInfo
 	memMinBytes uint64
 	compiled    wazero.CompiledModule // in Runtime.cmd
+	metered     bool                  // instrumented by runtime/fuel
+	start       bool                  // metered, with a deferred start function (fuel.ExportStart)
 
 	extOnce sync.Once
 	wasm    []byte // the (transformed) bytes, kept until the Extism engine has compiled them
 	ext     extismModule
 	extErr  error
+}
+
+// DefaultFuelOptions returns the instrumentation a metering Runtime uses unless Config.FuelOptions says
+// otherwise: fuel.DefaultOptions() (wasmtime's costs, bulk operations charged by size, a call depth bound) with
+// DeferStart, so that a module's start function runs under the call's budget.
+func DefaultFuelOptions() fuel.Options {
+	o := fuel.DefaultOptions()
+	o.DeferStart = true
+	return o
 }
 
 // New returns a Runtime configured by cfg.
@@ -177,7 +204,16 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Engine != EngineNative && cfg.Engine != EngineExtismSDK {
 		return nil, fmt.Errorf("runtime: engine[%s]: unknown engine (have %q, %q)", cfg.Engine, EngineNative, EngineExtismSDK)
 	}
+	if cfg.Metering && cfg.FuelOptions == nil {
+		o := DefaultFuelOptions()
+		cfg.FuelOptions = &o
+	}
+	var defFuel uint64
+	if cfg.Metering {
+		defFuel = DefaultFuel
+	}
 	cfg.DefaultLimits = fillLimits(cfg.DefaultLimits, Limits{
+		Fuel:            defFuel,
 		MemoryBytes:     DefaultMemoryBytes,
 		Timeout:         DefaultTimeout,
 		MaxInputBytes:   DefaultMaxInputBytes,
@@ -198,7 +234,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	} else {
 		r.cache = wazero.NewCompilationCache()
 	}
-	r.cmd = wazero.NewRuntimeWithConfig(ctx, wazeroConfig(r.cache))
+	r.cmd = wazero.NewRuntimeWithConfig(ctx, wazeroConfig(r.cache, cfg.Metering, cfg.interpreter))
 	wasiHost, err := wasi_snapshot_preview1.NewBuilder(r.cmd).Compile(ctx)
 	if err == nil {
 		r.wasi = wasiHost.ExportedFunctions()
@@ -212,7 +248,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.Engine == EngineNative {
 		r.extism, err = newNativeEngine(ctx, r.cmd)
 	} else {
-		r.extism = newSDKEngine(r.cache)
+		r.extism = newSDKEngine(wazeroConfig(r.cache, cfg.Metering, cfg.interpreter), cfg.Metering)
 	}
 	if err != nil {
 		_ = r.cmd.Close(ctx)
@@ -222,14 +258,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	return r, nil
 }
 
-// wazeroConfig is the one wazero configuration of every runtime this package makes. It must be the same for all
-// of them: compiled code is shared through the cache only between identically configured runtimes.
-func wazeroConfig(cache wazero.CompilationCache) wazero.RuntimeConfig {
-	return wazero.NewRuntimeConfig().
+// wazeroConfig is the wazero configuration of every runtime this package makes: compiled code is shared through
+// the cache between identically configured runtimes. Metered code needs no context polling (fuel bounds it);
+// without metering, the wall-clock timeout closes a running module.
+func wazeroConfig(cache wazero.CompilationCache, metering, interpreter bool) wazero.RuntimeConfig {
+	c := wazero.NewRuntimeConfig()
+	if interpreter {
+		c = wazero.NewRuntimeConfigInterpreter()
+	}
+	return c.
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithCompilationCache(cache).
-		// The wall-clock timeout closes a running module; fuel will bound compute instead.
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(!metering)
 }
 
 // Close releases every compiled module and the in-memory cache (the disk cache stays). Calls still running
@@ -337,6 +377,14 @@ func (r *Runtime) compile(ctx context.Context, m *module, digest string, wasm []
 		}
 		wasm = t
 	}
+	if r.cfg.Metering {
+		t, _, err := fuel.Instrument(wasm, *r.cfg.FuelOptions)
+		if err != nil {
+			return r.unmeterable(ctx, wasm, err)
+		}
+		wasm = t
+		m.metered = true
+	}
 	cm, err := r.cmd.CompileModule(ctx, wasm)
 	if err != nil {
 		return invalid(firstLine(err.Error()), err)
@@ -360,6 +408,10 @@ func (r *Runtime) compile(ctx context.Context, m *module, digest string, wasm []
 	sort.Strings(info.Imports)
 	info.Imports = slices.Compact(info.Imports)
 	for name := range cm.ExportedFunctions() {
+		if m.metered && name == fuel.ExportStart {
+			m.start = true // not the module's own: the instrumentation's
+			continue
+		}
 		info.Exports = append(info.Exports, name)
 	}
 	sort.Strings(info.Exports)
@@ -376,6 +428,17 @@ func (r *Runtime) compile(ctx context.Context, m *module, digest string, wasm []
 		}
 	}
 	return nil
+}
+
+// unmeterable explains why the fuel instrumenter refused wasm: wazero's reason when the module is not valid
+// Wasm in the first place (the instrumenter does not type-check), else the instrumenter's.
+func (r *Runtime) unmeterable(ctx context.Context, wasm []byte, ierr error) error {
+	if cm, err := r.cmd.CompileModule(ctx, wasm); err != nil {
+		return invalid(firstLine(err.Error()), err)
+	} else {
+		_ = cm.Close(ctx)
+	}
+	return invalid("cannot be metered: "+firstLine(ierr.Error()), ierr)
 }
 
 // checkImports refuses any import the host does not provide: every import must be a function of
@@ -474,7 +537,7 @@ func (r *Runtime) CheckEntry(ctx context.Context, digest string, abi ABI, entry 
 
 func (m *module) checkEntry(abi ABI, entry string) error {
 	f, ok := m.compiled.ExportedFunctions()[entry]
-	if !ok {
+	if !ok || m.metered && entry == fuel.ExportStart {
 		return fmt.Errorf("module[%s] entry[%s]: %w", m.info.Digest, entry, ErrUnknownEntry)
 	}
 	results := f.ResultTypes()
@@ -608,6 +671,9 @@ func (r *Runtime) run(ctx context.Context, m *module, abi ABI, ext extismModule,
 		policy:    c.Policy,
 		secrets:   c.Secrets,
 		deadline:  deadline,
+	}
+	if m.metered {
+		sc.meter = &meter{budget: lim.Fuel, start: m.start, depth: r.cfg.FuelOptions.MaxCallDepth}
 	}
 	if sc.config == nil {
 		sc.config = map[string]string{}

@@ -43,7 +43,7 @@ func newRun() *cobra.Command {
 				config[k] = v
 			}
 			ctx := cmd.Context()
-			rt, err := runtime.New(ctx, runtime.Config{})
+			rt, err := runtime.New(ctx, runtime.Config{Metering: true}) // metered, as the server runs it
 			if err != nil {
 				return err
 			}

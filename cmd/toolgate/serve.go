@@ -102,6 +102,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	defer door.Close()
 	rt, err := runtime.New(ctx, runtime.Config{
 		CacheDir: filepath.Join(data, "cache"), MaxModuleBytes: maxMod, Engine: engine, Door: door,
+		Metering: true, // fuel bounds guest compute (docs/FUEL.md)
 	})
 	if err != nil {
 		return fmt.Errorf("start runtime: %w", err)
