@@ -8,10 +8,13 @@
 #      each cost is the garbage collection that the per-call allocations drive.
 #   2. cmd/loadgen: the real server on loopback with receipts on, LOAD_ROUNDS rounds of every tool at every
 #      concurrency, each run bounded by LOAD_REQUESTS requests and LOAD_DURATION.
-#   3. cmd/benchreport: medians, ratios to raw wazero and the tables, into docs/BENCHMARKS.md.
+#   3. Optional: the peer comparison against wasmtime (bench/peers/run.sh --optional), a separate Go module that
+#      needs cgo and a C compiler; skipped without them, and a failure there only leaves a note in the report.
+#   4. cmd/benchreport: medians, ratios to raw wazero and the tables, into docs/BENCHMARKS.md.
 #
 # Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], GC_GOGC [800], LOAD_ROUNDS [3], LOAD_DURATION [5s],
-# LOAD_REQUESTS [20000], LOAD_CONCURRENCY [8,32], LOAD_TOOLS [echo,hello], REPORT [docs/BENCHMARKS.md].
+# LOAD_REQUESTS [20000], LOAD_CONCURRENCY [8,32], LOAD_TOOLS [echo,hello], REPORT [docs/BENCHMARKS.md],
+# PEERS [1; 0 skips the peer comparison], and bench/peers/run.sh's PEERS_ROUNDS [7], PEERS_COUNT [2], PEERS_BENCHTIME [100ms].
 # Raw outputs are kept in bench/out/ (gitignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,7 @@ LOAD_REQUESTS=${LOAD_REQUESTS:-20000}
 LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-8,32}
 LOAD_TOOLS=${LOAD_TOOLS:-echo,hello}
 REPORT=${REPORT:-docs/BENCHMARKS.md}
+PEERS=${PEERS:-1}
 
 if [ ! -f plugins/build/hello.wasm ]; then
 	echo "bench/run.sh: plugins/build/hello.wasm is missing; build it with: bash plugins/build.sh (make plugins)" >&2
@@ -60,6 +64,22 @@ load_cmd="loadgen -c $LOAD_CONCURRENCY -tools $LOAD_TOOLS -rounds $LOAD_ROUNDS -
 "$out/loadgen" -c "$LOAD_CONCURRENCY" -tools "$LOAD_TOOLS" -rounds "$LOAD_ROUNDS" -d "$LOAD_DURATION" \
 	-n "$LOAD_REQUESTS" -cache "$TOOLGATE_BENCH_CACHE" -out "$out/load.jsonl"
 
+# The peer comparison writes its section to $out/peers.md; benchreport puts it at the end of the report, or a
+# note when it was skipped or failed.
+peers_args=()
+peers_cmd=""
+if [ "$PEERS" = 1 ]; then
+	echo "== bench/run.sh: peer comparison (bench/peers)" >&2
+	if PEERS_OUT="$out/peers.md" PEERS_SPLICE="" bash bench/peers/run.sh --optional; then
+		if [ -f "$out/peers.md" ]; then
+			peers_args=(-peers "$out/peers.md")
+			peers_cmd="bash bench/peers/run.sh --optional   # the peer comparison; its own commands are in its section"
+		fi
+	else
+		echo "bench/run.sh: the peer comparison failed; the report says it was not measured" >&2
+	fi
+fi
+
 loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cat >"$out/commands.txt" <<CMDS
 make bench                 # = make toolchains plugins && bash bench/run.sh
@@ -70,8 +90,9 @@ go build -o bench/out/loadgen ./bench/cmd/loadgen
 $bench_cmd
 GOGC=$GC_GOGC $bench_cmd
 $load_cmd
+$peers_cmd
 CMDS
 go run ./bench/cmd/benchreport -bench "$out/bench.txt" -load "$out/load.jsonl" -commands "$out/commands.txt" \
 	-bench-gc "$out/bench-gogc.txt" -gogc "$GC_GOGC" -loadavg-start "$loadavg_start" -loadavg-end "$loadavg_end" -tmpfs "$tmpfs" -commit "$commit" \
-	-elapsed "$(($(date +%s) - started))s" -out "$REPORT"
+	-elapsed "$(($(date +%s) - started))s" -out "$REPORT" "${peers_args[@]}"
 echo "bench/run.sh: wrote $REPORT (raw outputs in $out/)" >&2

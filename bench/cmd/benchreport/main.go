@@ -43,6 +43,7 @@ func run() error {
 		benchGC   = flag.String("bench-gc", "", "optional: the same benchmarks run with GOGC=-gogc")
 		gogc      = flag.String("gogc", "", "the GOGC of -bench-gc")
 		date      = flag.String("date", "", "when the run was made; default now")
+		peersFile = flag.String("peers", "", "optional: the peer comparison section written by bench/peers/cmd/peerreport")
 	)
 	flag.Parse()
 	if *benchFile == "" || *loadFile == "" {
@@ -96,8 +97,17 @@ func run() error {
 	if m.CPU == "unknown" && br.cpuName != "" {
 		m.CPU = br.cpuName
 	}
+	peers := ""
+	if *peersFile != "" {
+		b, err := os.ReadFile(*peersFile)
+		if err != nil {
+			return err
+		}
+		peers = string(b)
+	}
 	var sb strings.Builder
 	write(&sb, m, commands, br, gc, *gogc, runs)
+	writePeers(&sb, peers)
 	return os.WriteFile(*out, []byte(sb.String()), 0o644)
 }
 
@@ -517,4 +527,30 @@ func parseFloat(s string) float64 {
 		return math.NaN()
 	}
 	return v
+}
+
+// The markers around the peer comparison section: bench/peers/cmd/peerreport writes them too, and its -splice
+// replaces what is between them, so the section can be measured again on its own (bash bench/peers/run.sh).
+const (
+	peersBegin = "<!-- peers:begin -->"
+	peersEnd   = "<!-- peers:end -->"
+)
+
+// writePeers ends the report with the peer comparison against wasmtime (bench/peers), or, when this run did
+// not measure it (section ""), with a note saying how to.
+func writePeers(w *strings.Builder, section string) {
+	w.WriteString("\n")
+	if section = strings.TrimSpace(section); section != "" {
+		if !strings.HasPrefix(section, peersBegin) {
+			section = peersBegin + "\n" + section + "\n" + peersEnd
+		}
+		w.WriteString(section + "\n")
+		return
+	}
+	w.WriteString(peersBegin + "\n## Peer comparison: wasmtime\n\n" +
+		"Not measured in this run. The comparison with wasmtime (fuel counts, kernel times with fuel, fresh " +
+		"instances) lives in `bench/peers/`, a separate Go module that needs cgo, a C compiler and the wasmtime-go " +
+		"module download; `make bench` runs it only when `go env CGO_ENABLED` is 1 and a C compiler is found, and " +
+		"goes on without it when it fails. It is not part of `make test` or CI. Run `bash bench/peers/run.sh` to " +
+		"measure it and write this section in place.\n" + peersEnd + "\n")
 }

@@ -91,3 +91,23 @@ func TestDur(t *testing.T) {
 		}
 	}
 }
+
+func TestWritePeers(t *testing.T) {
+	for _, tc := range []struct {
+		name, section, want string
+	}{
+		{"measured", peersBegin + "\n## Peer comparison: wasmtime\n\nfigures\n" + peersEnd + "\n", "figures"},
+		{"unmarked", "## Peer comparison: wasmtime\n\nfigures\n", "figures"},
+		{"not measured", "", "Not measured in this run"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sb strings.Builder
+			writePeers(&sb, tc.section)
+			got := sb.String()
+			if !strings.Contains(got, tc.want) || strings.Count(got, peersBegin) != 1 || strings.Count(got, peersEnd) != 1 ||
+				strings.Index(got, peersBegin) > strings.Index(got, peersEnd) {
+				t.Errorf("got %q, want %q between one pair of markers", got, tc.want)
+			}
+		})
+	}
+}
