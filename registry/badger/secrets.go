@@ -15,9 +15,10 @@ var _ registry.SecretStore = (*Store)(nil)
 // secretKey is "s/<name>"; names are checked by registry.ValidSecretName, so they hold no '/'.
 func secretKey(name string) []byte { return []byte("s/" + name) }
 
-// resealBatch is how many secrets one transaction of ResealSecrets rewrites: a secret is at most 64 KiB sealed,
-// so a batch stays well inside a transaction's size limit.
-const resealBatch = 8
+// resealBatch is how many secrets one transaction of ResealSecrets rewrites. One: a transaction then conflicts
+// only with a concurrent write to that very secret, so a rotation finishes while secrets are being written (with
+// eight per transaction, any write to any of the eight forced a retry, and a busy store ran out of retries).
+const resealBatch = 1
 
 func checkSecretName(name string) error {
 	if !registry.ValidSecretName(name) {
