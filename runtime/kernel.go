@@ -111,7 +111,8 @@ func (k *kernel) materialize(end uint64) bool {
 		return true
 	}
 	want := max(2*uint64(cap(k.mem)), kArenaBuf)
-	nb := getBuf(end, want, end+k.lim.room()) // capacity never past what the cap could still hold
+	// Ask for at least a pooled size (a small arena's first buffer is then a pool's), use end bytes of it.
+	nb := getBuf(max(end, min(want, kArenaBuf)), want, end+k.lim.room())[:end] // capacity within the cap's room
 	copy(nb, k.mem)
 	k.lim.retire(k.mem)
 	k.mem = nb

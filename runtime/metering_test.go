@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/toolgate/toolgate/host"
 	"github.com/toolgate/toolgate/plugins"
 	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/runtime/fuel"
@@ -268,5 +274,42 @@ func TestMetering_ConcurrentBudgets(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// TestMetering_DoorDeadline: without context polling, the call's deadline still bounds a host call — a request
+// to a server that does not answer ends at the deadline, as the door's limit, and the call returns.
+func TestMetering_DoorDeadline(t *testing.T) {
+	wasm := pluginstestBuilt(t, "conformance-wat")
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hang }))
+	defer srv.Close()
+	defer close(hang) // before Close, which waits for the handler
+	u, _ := url.Parse(srv.URL)
+	port, _ := strconv.Atoi(u.Port())
+	door, err := host.NewDoor(host.DoorConfig{AllowPrivateEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer door.Close()
+	ctx := context.Background()
+	r, err := New(ctx, Config{CacheDir: testCacheDir, Metering: true, Door: door})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	start := time.Now()
+	res := invokeOn(t, r, wasm, Call{Input: []byte("http " + srv.URL + "/slow"), Limits: Limits{Timeout: 300 * time.Millisecond},
+		Policy: host.Policy{MaxRequests: 1, HTTP: []host.HTTPGrant{{Host: "127.0.0.1", Scheme: "http", Ports: []int{port}}},
+			Secrets: []host.SecretGrant{{Name: "TOKEN", Hosts: []string{"127.0.0.1"}}}}, // the tool sends it
+		Secrets: host.SecretMap{"TOKEN": []byte("s3cret-value")}})
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %s, want about the call's 300ms", d)
+	}
+	if len(res.HTTP) != 1 || res.HTTP[0].Reason != "the call's time is up" {
+		t.Errorf("http lines: got %+v, want the request ended by the call's deadline", res.HTTP)
+	}
+	if res.Status != receipts.StatusOK || !strings.HasPrefix(string(res.Output), "429\n") {
+		t.Errorf("got %s %q %q, want the door's 429 answered to the guest", res.Status, res.Error, res.Output)
 	}
 }

@@ -40,8 +40,12 @@ func getBuf(n, want, maxCap uint64) []byte {
 			bufPools[k].Put(pb) // too large for this memory's limit: leave it for another call
 		}
 	}
-	c := min(max(want, n), maxCap)
-	return make([]byte, n, c)
+	// A fresh buffer gets its class's full size when the limit allows, so that it comes back to this class.
+	c := max(want, n)
+	if n >= minPooledBytes && n <= maxPooledBytes {
+		c = max(c, uint64(1)<<bits.Len64(n-1))
+	}
+	return make([]byte, n, min(c, maxCap))
 }
 
 // putBuf zeroes b up to its length (the bytes a guest could have seen; the rest of its capacity is still zero)

@@ -175,8 +175,9 @@ type module struct {
 	info        ModuleInfo
 	memMinBytes uint64
 	compiled    wazero.CompiledModule // in Runtime.cmd
-	metered     bool                  // instrumented by runtime/fuel
-	start       bool                  // metered, with a deferred start function (fuel.ExportStart)
+	exports     map[string]api.FunctionDefinition
+	metered     bool // instrumented by runtime/fuel
+	start       bool // metered, with a deferred start function (fuel.ExportStart)
 
 	extOnce sync.Once
 	wasm    []byte // the (transformed) bytes, kept until the Extism engine has compiled them
@@ -407,7 +408,8 @@ func (r *Runtime) compile(ctx context.Context, m *module, digest string, wasm []
 	}
 	sort.Strings(info.Imports)
 	info.Imports = slices.Compact(info.Imports)
-	for name := range cm.ExportedFunctions() {
+	m.exports = cm.ExportedFunctions() // wazero builds the map on every call
+	for name := range m.exports {
 		if m.metered && name == fuel.ExportStart {
 			m.start = true // not the module's own: the instrumentation's
 			continue
@@ -536,7 +538,7 @@ func (r *Runtime) CheckEntry(ctx context.Context, digest string, abi ABI, entry 
 }
 
 func (m *module) checkEntry(abi ABI, entry string) error {
-	f, ok := m.compiled.ExportedFunctions()[entry]
+	f, ok := m.exports[entry]
 	if !ok || m.metered && entry == fuel.ExportStart {
 		return fmt.Errorf("module[%s] entry[%s]: %w", m.info.Digest, entry, ErrUnknownEntry)
 	}
@@ -654,8 +656,16 @@ func (r *Runtime) run(ctx context.Context, m *module, abi ABI, ext extismModule,
 	}
 
 	mem := newMemLimiter(lim.MemoryBytes)
-	callCtx, cancel := context.WithTimeout(ctx, lim.Timeout)
-	defer cancel()
+	var callCtx context.Context
+	if m.metered && r.cfg.Metering {
+		// Fuel bounds the guest, so nothing waits on the deadline but the network door, which arms its own
+		// timer: spare every call a timer of its own.
+		callCtx = &deadlineCtx{Context: ctx, deadline: time.Now().Add(lim.Timeout)}
+	} else {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, lim.Timeout)
+		defer cancel()
+	}
 	callCtx = experimental.WithMemoryAllocator(callCtx, mem)
 	deadline, _ := callCtx.Deadline()
 	sc := &sandboxCall{
@@ -698,4 +708,26 @@ func (r *Runtime) run(ctx context.Context, m *module, abi ABI, ext extismModule,
 	res.Secrets = out.secrets
 	res.Fuel = out.fuel
 	return res
+}
+
+// deadlineCtx carries a deadline without a timer: Done is the parent's, Err reports the deadline once it has
+// passed. For code that checks the deadline (Err, Deadline) rather than waits on Done. A child made with
+// context.WithDeadline arms its own timer only for a deadline earlier than this one, so whatever waits on the
+// call's deadline must derive it with exactly this deadline or an earlier one: the network door does
+// (host.CallDoor.Do, with sandboxCall.deadline).
+type deadlineCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *deadlineCtx) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
