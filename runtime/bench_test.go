@@ -66,7 +66,7 @@ func stubEnv(ctx context.Context, rt wazero.Runtime) error {
 //     do-nothing host functions (the floor);
 //   - native: Runtime.Invoke on the native engine, end to end (limits, context, arena, classification);
 //   - native-metered: the same with fuel metering (instrumented code, budget set per call);
-//   - extism-sdk: Runtime.Invoke on the Extism Go SDK engine.
+//   - extism-sdk, extism-sdk-metered: Runtime.Invoke on the Extism Go SDK engine, without and with metering.
 func BenchmarkSandbox(b *testing.B) {
 	wasm := plugins.WAT("counter")
 	ctx := context.Background()
@@ -99,6 +99,9 @@ func BenchmarkSandbox(b *testing.B) {
 		benchInvokeOn(b, meteredRuntime(b, EngineNative), wasm, Call{Limits: Limits{Fuel: 1 << 20}})
 	})
 	b.Run("extism-sdk", func(b *testing.B) { benchInvokeOn(b, sdkRuntime(b), wasm, Call{}) })
+	b.Run("extism-sdk-metered", func(b *testing.B) {
+		benchInvokeOn(b, meteredRuntime(b, EngineExtismSDK), wasm, Call{Limits: Limits{Fuel: 1 << 20}})
+	})
 }
 
 // BenchmarkHostCall measures byte-wise host calls: hostcalls.wat copies a 64 KiB input into a block with

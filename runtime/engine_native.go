@@ -3,11 +3,13 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/toolgate/toolgate/host"
@@ -53,7 +55,10 @@ func newNativeEngine(ctx context.Context, rt wazero.Runtime) (*nativeEngine, err
 	if _, err := b.Instantiate(ctx); err != nil {
 		return nil, fmt.Errorf("native engine: %w", err)
 	}
-	return &nativeEngine{rt: rt, base: wazero.NewModuleConfig().WithName("").WithStartFunctions(), deny: deny}, nil
+	// The base configuration's random source is read by no one (a module that imports WASI gets its own); it
+	// only spares wazero seeding a math/rand source for every instance.
+	base := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(unread{})
+	return &nativeEngine{rt: rt, base: base, deny: deny}, nil
 }
 
 func (e *nativeEngine) baseMemoryBytes() uint64 { return 0 }
@@ -65,6 +70,11 @@ func (e *nativeEngine) name() string { return EngineNative }
 // The code is the runtime's compiled module, shared.
 func (e *nativeEngine) compile(_ context.Context, _ []byte, cm wazero.CompiledModule) (extismModule, error) {
 	m := &nativeModule{e: e, cm: cm}
+	for _, f := range cm.ImportedFunctions() {
+		if mod, _, _ := f.Import(); mod == wasi_snapshot_preview1.ModuleName {
+			m.wasi = true
+		}
+	}
 	exports := cm.ExportedFunctions()
 	noParams := func(name string) bool {
 		f, ok := exports[name]
@@ -89,6 +99,9 @@ type nativeModule struct {
 	init      string
 	haskell   bool
 	hsReactor bool // a Haskell module's _initialize
+	// wasi: the module imports WASI, so its instance needs the call's stderr and random source; other modules
+	// are instantiated with the engine's base configuration as is.
+	wasi bool
 }
 
 func (m *nativeModule) close(context.Context) error { return nil }
@@ -121,7 +134,11 @@ func (m *nativeModule) run(ctx context.Context, sc *sandboxCall) (out outcome) {
 	ctx = context.WithValue(ctx, nativeKey{}, st)
 	defer st.closeDoor(&out)
 
-	mod, err := m.e.rt.InstantiateModule(ctx, m.cm, m.e.base.WithStderr(sc.stderr).WithRandSource(&st.rnd))
+	mc := m.e.base
+	if m.wasi {
+		mc = mc.WithStderr(sc.stderr).WithRandSource(&st.rnd)
+	}
+	mod, err := m.e.rt.InstantiateModule(ctx, m.cm, mc)
 	if sc.mem.wasRefused() {
 		if mod != nil {
 			_ = mod.Close(context.Background())
@@ -427,3 +444,8 @@ func logFunc(level int) api.GoFunction {
 		st.k.free(s[0])
 	})
 }
+
+// unread is a random source for instances that cannot read one (they do not import WASI).
+type unread struct{}
+
+func (unread) Read([]byte) (int, error) { return 0, errors.New("no random source") }
