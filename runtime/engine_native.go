@@ -119,7 +119,24 @@ type nativeCall struct {
 	lastHeaders map[string]string
 }
 
+// stateCtx is a call's context with its state: a host function finds it with one type assertion (wazero hands
+// host functions the context the call was made with) instead of a walk of context values.
+type stateCtx struct {
+	context.Context
+	st *nativeCall
+}
+
+func (c *stateCtx) Value(key any) any {
+	if _, ok := key.(nativeKey); ok {
+		return c.st
+	}
+	return c.Context.Value(key)
+}
+
 func callState(ctx context.Context) *nativeCall {
+	if c, ok := ctx.(*stateCtx); ok {
+		return c.st
+	}
 	return ctx.Value(nativeKey{}).(*nativeCall)
 }
 
@@ -131,7 +148,7 @@ func (m *nativeModule) run(ctx context.Context, sc *sandboxCall) (out outcome) {
 	if !st.k.setInput(sc.input) {
 		return outcome{status: receipts.StatusMemoryLimit, message: "the input does not fit in the memory limit"}
 	}
-	ctx = context.WithValue(ctx, nativeKey{}, st)
+	ctx = &stateCtx{Context: ctx, st: st}
 	defer st.closeDoor(&out)
 
 	mc := m.e.base
