@@ -68,7 +68,9 @@ func NodeHash(left, right Hash) Hash { return sumtlog.NodeHash(left, right) }
 func StoredHashIndex(level int, n int64) int64 { return sumtlog.StoredHashIndex(level, n) }
 
 // SplitStoredHashIndex is the inverse of StoredHashIndex: the level and the index of a node at that level.
-func SplitStoredHashIndex(index int64) (level int, n int64) { return sumtlog.SplitStoredHashIndex(index) }
+func SplitStoredHashIndex(index int64) (level int, n int64) {
+	return sumtlog.SplitStoredHashIndex(index)
+}
 
 // StoredHashCount is how many hashes a tree of n leaves stores.
 func StoredHashCount(n int64) int64 { return sumtlog.StoredHashCount(n) }

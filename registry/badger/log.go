@@ -1,13 +1,15 @@
 package badger
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/bits"
+	"path/filepath"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
 
@@ -17,45 +19,121 @@ import (
 
 var _ tlog.Store = (*Store)(nil)
 
-// The receipt log's keys (see the package comment). The group committer numbers the receipts and events of a
-// transaction as the next leaves and writes, in that same synced transaction, one run of their ids, one run of
-// the tree hashes they add (stored hashes are contiguous from one leaf to the next), an index entry per leaf and
-// the new size. Per receipt, the log so costs one small key beyond the receipt's own two; the runs are per
-// transaction, so batching amortizes them.
-var (
-	logSizeKey     = []byte("l/size") // tree size, u64 BE
-	logLeafPrefix  = "l/leaf/"        // l/leaf/<first index u64 BE> → a run of leaves: per leaf, a length byte and its id
-	logHashPrefix  = "l/hash/"        // l/hash/<first stored index u64 BE> → a run of 32-byte stored hashes
-	logIndexPrefix = "l/index/"       // l/index/<id> → index u64 BE
-	logEventPrefix = "l/event/"       // l/event/<event id> → the event's canonical JSON
+// How receipts and events get into the log, and stay there:
+//
+//  1. The group committer (receipts.go) takes a batch of Appends, numbers them as the next leaves, computes the
+//     tree hashes they add from the in-memory frontier, writes them as one record at the end of the log's
+//     segments (segments.go) and syncs it: one fdatasync per batch. Only then does it publish them — to the
+//     pending overlay that every read consults — advance the tree size, and answer the Appends. An acknowledged
+//     receipt is durable and visible, and a checkpoint can only ever sign synced leaves.
+//  2. The applier indexes pending entries in the receipts database in bulk, every applyInterval or when applyKick
+//     entries wait: per entry, its id → leaf index and position in the segments, and a receipt's tool index; per
+//     transaction, one run of leaf ids and positions, one run of tree hashes, and the size; synced. It then drops
+//     them from the overlay. The entries' bytes stay in the segments: the database holds no receipt twice.
+//  3. At Open, the database indexes a prefix of the log; the segments' entries past it are numbered and hashed
+//     again, and pending once more.
+//
+// The receipts database is a second Badger database in <dir>/receipts, the segments are in <dir>/receipts/log:
+// apart from the registry's database, so that the receipts' volume neither slows the registry's reads (its LSM
+// tree stays small) nor shares its syncs.
+const (
+	receiptsDir   = "receipts"
+	segmentsDir   = "log"
+	applyInterval = 50 * time.Millisecond
+	applyKick     = 2048
+	// maxPending is how many entries may wait for the applier before the committer waits for it.
+	maxPending = 1 << 16
 )
 
-// logState is the log as the committer last committed it. size is read by anyone; frontier only by the
-// committer (and by Open before the committer starts).
+// Keys of the receipts database (see also the package comment). r/<receipt id> and l/event/<event id> hold the
+// entry's leaf index (u64 BE) and its position in the segments (entryPos); rt/<tool>/<receipt id> is empty.
+var (
+	logSizeKey     = []byte("l/size")   // tree size, u64 BE
+	logReplayKey   = []byte("l/replay") // where replay starts in the segments: segment u64 BE, offset u64 BE
+	logLeafPrefix  = "l/leaf/"          // l/leaf/<first index u64 BE> → per leaf: id length u8, id, entryPos
+	logHashPrefix  = "l/hash/"          // l/hash/<first stored index u64 BE> → a run of 32-byte stored hashes
+	logEventPrefix = "l/event/"         // l/event/<event id> → index and position, as r/<receipt id>
+)
+
+// entryKey is where an entry is indexed: r/<id> for a receipt, l/event/<id> for an event; nil for no entry.
+func entryKey(id string) []byte {
+	switch {
+	case receipts.ValidID(id):
+		return receiptKey(id)
+	case receipts.ValidEventID(id):
+		return logEventKey(id)
+	}
+	return nil
+}
+
+// indexValue is the value of an entry's key: its leaf index and position.
+func indexValue(index int64, pos entryPos) []byte {
+	return pos.append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+entryPosSize), uint64(index)))
+}
+
+func decodeIndexValue(v []byte) (int64, entryPos, error) {
+	if len(v) != 8+entryPosSize {
+		return 0, entryPos{}, fmt.Errorf("index value of %d bytes: %w", len(v), ErrCorrupt)
+	}
+	return int64(binary.BigEndian.Uint64(v)), decodeEntryPos(v[8:]), nil
+}
+
+// logState is the receipt log: the receipts database, the WAL, the tree's size and frontier, and the entries
+// that are durable in the WAL but not yet in the database.
 type logState struct {
+	db  *badgerdb.DB
+	seg *segments
+
+	// size is the number of durable leaves: written by the committer after each sync, read by all.
 	size atomic.Int64
 	// frontier holds, per tree level, the hash of the last complete node at that level: node (size>>level)-1.
 	// Those are exactly the hashes that adding the next leaf reads (its left siblings), so the committer hashes
-	// without reading the database.
+	// without reading anything. Committer only.
 	frontier [64]tlog.Hash
+
+	mu      sync.RWMutex
+	pending pendingLog // guarded by mu
+
+	applyMu sync.Mutex // one apply at a time: the applier's, or Close's last
+
+	kick    chan struct{} // wakes the applier
+	applied chan struct{} // closed and replaced after each apply, for a committer waiting on backpressure
+	stop    chan struct{}
+	stopped chan struct{}
+
+	errMu sync.Mutex
+	err   error // sticky: the log cannot take more entries
+
+	paused atomic.Bool // for tests: the applier skips its turns
 }
 
-// logNext is what a transaction will make the log once it commits.
-type logNext struct {
-	size     int64
-	frontier [64]tlog.Hash
+// pendingLog is the entries from base on, with the stored hashes from hashBase on: durable, not yet applied.
+type pendingLog struct {
+	base     int64
+	entries  []*appendReq
+	byID     map[string]int64
+	hashBase int64
+	hashes   []tlog.Hash
 }
 
-func (l *logState) advance(n logNext) {
-	l.frontier = n.frontier
-	l.size.Store(n.size)
+func (l *logState) fail(err error) {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	if l.err == nil {
+		l.err = fmt.Errorf("receipt log stopped: %w", err)
+	}
+}
+
+func (l *logState) failed() error {
+	l.errMu.Lock()
+	defer l.errMu.Unlock()
+	return l.err
 }
 
 func u64Key(prefix string, n int64) []byte {
 	return binary.BigEndian.AppendUint64([]byte(prefix), uint64(n))
 }
 
-func logIndexKey(id string) []byte { return []byte(logIndexPrefix + id) }
 func logEventKey(id string) []byte { return []byte(logEventPrefix + id) }
 
 // key is where the entry's record lives: r/<id> for a receipt, l/event/<id> for an event.
@@ -66,37 +144,82 @@ func (r *appendReq) key() []byte {
 	return receiptKey(r.id)
 }
 
-// setRecord writes the entry's record (and a receipt's tool index) in txn.
-func (r *appendReq) setRecord(txn *badgerdb.Txn) error {
-	if err := txn.Set(r.key(), r.val); err != nil {
+// openLog opens the receipts database beside the registry's (with the same options but its directory), loads the
+// tree, replays the segments past what the database indexes, and starts the applier.
+func (s *Store) openLog(dir string, bo badgerdb.Options) error {
+	rdir := filepath.Join(dir, receiptsDir)
+	db, err := badgerdb.Open(bo.WithDir(rdir).WithValueDir(rdir))
+	if err != nil {
+		return fmt.Errorf("open receipts dir[%s]: %w", rdir, err)
+	}
+	l := &s.log
+	l.db = db
+	l.kick, l.applied = make(chan struct{}, 1), make(chan struct{})
+	l.stop, l.stopped = make(chan struct{}), make(chan struct{})
+	if err := s.loadLog(); err != nil {
+		db.Close()
 		return err
 	}
-	if r.tool != "" {
-		return txn.Set(append(receiptToolPrefix(r.tool), r.id...), nil)
+	if l.seg, err = openSegments(filepath.Join(rdir, segmentsDir)); err != nil {
+		db.Close()
+		return fmt.Errorf("open log segments: %w", err)
 	}
+	at, err := s.replayPoint()
+	if err != nil {
+		db.Close()
+		return err
+	}
+	_, err = l.seg.replay(l.size.Load(), at, func(index int64, e segEntry, pos entryPos, rec recordSpan) error {
+		if index != l.size.Load() {
+			return fmt.Errorf("log segments hold leaf %d, the log needs %d next: %w", index, l.size.Load(), ErrCorrupt)
+		}
+		r := &appendReq{id: e.id, tool: e.tool, val: e.val, pos: pos, rec: rec}
+		hashes, next, err := l.number([]*appendReq{r})
+		if err != nil {
+			return err
+		}
+		l.publish([]*appendReq{r}, hashes, next)
+		return nil
+	})
+	if err != nil {
+		l.seg.close()
+		db.Close()
+		return fmt.Errorf("replay log segments: %w", err)
+	}
+	go s.applyLoop()
 	return nil
 }
 
-// logChunkCost is Badger's estimate of the keys a transaction writes once, whatever its size: the two runs and
-// the size.
-var logChunkCost = 2*entrySize(len(logLeafPrefix)+8, 0, 0) + entrySize(len(logSizeKey), 8, 0)
-
-// entryCost is Badger's estimate of what storing r as leaf index adds to a transaction: its record, its index
-// entry, its share of the runs (its id, and one hash per tree level the leaf completes), and — counted for every
-// entry, to stay on the safe side — the runs' keys and the size.
-func entryCost(r *appendReq, index int64, threshold int64) int64 {
-	c := entrySize(len(r.key()), len(r.val), threshold) +
-		entrySize(len(logIndexPrefix)+len(r.id), 8, threshold) +
-		int64(1+len(r.id)) + int64(1+bits.TrailingZeros64(uint64(index+1)))*tlog.HashSize + logChunkCost
-	if r.tool != "" {
-		c += entrySize(len("rt/")+len(r.tool)+1+len(r.id), 0, threshold)
-	}
-	return c
+// replayPoint reads where replay starts: the record holding the last indexed leaf, or the one after it.
+func (s *Store) replayPoint() (segPoint, error) {
+	var at segPoint
+	err := s.log.db.View(func(txn *badgerdb.Txn) error {
+		val, found, err := get(txn, logReplayKey)
+		switch {
+		case err != nil || !found:
+			return err
+		case len(val) != 16:
+			return fmt.Errorf("log replay point: %w", ErrCorrupt)
+		}
+		at = segPoint{seg: int64(binary.BigEndian.Uint64(val)), off: int64(binary.BigEndian.Uint64(val[8:]))}
+		return nil
+	})
+	return at, err
 }
 
-// loadLog reads the tree size and the frontier at Open.
+// closeLog stops the applier, indexes what is pending, and closes the segments and the database.
+func (s *Store) closeLog() error {
+	l := &s.log
+	close(l.stop)
+	<-l.stopped
+	return errors.Join(s.apply(), l.seg.close(), l.db.Close())
+}
+
+// loadLog reads the database's tree size and frontier.
 func (s *Store) loadLog() error {
-	return s.db.View(func(txn *badgerdb.Txn) error {
+	l := &s.log
+	l.pending = pendingLog{byID: map[string]int64{}}
+	return l.db.View(func(txn *badgerdb.Txn) error {
 		val, found, err := get(txn, logSizeKey)
 		if err != nil || !found {
 			return err
@@ -108,22 +231,26 @@ func (s *Store) loadLog() error {
 		h := newHashReader(txn)
 		defer h.close()
 		for level := 0; level < 64 && size>>level > 0; level++ {
-			if s.log.frontier[level], err = h.at(tlog.StoredHashIndex(level, size>>level-1)); err != nil {
+			if l.frontier[level], err = h.at(tlog.StoredHashIndex(level, size>>level-1)); err != nil {
 				return fmt.Errorf("log frontier level[%d]: %w", level, err)
 			}
 		}
-		s.log.size.Store(size)
+		l.size.Store(size)
+		l.pending = pendingLog{base: size, hashBase: tlog.StoredHashIndex(0, size), byID: map[string]int64{}}
 		return nil
 	})
 }
 
-// appendLeaves numbers the chunk's entries from the current tree size, in order, and writes in txn their index
-// entries, the run of their ids, the run of the hashes they add, and the new size. Only the committer calls it,
-// so the log cannot move underneath; the returned state is the log's once txn commits.
-func (s *Store) appendLeaves(txn *badgerdb.Txn, chunk []*appendReq) (logNext, error) {
-	next := logNext{size: s.log.size.Load(), frontier: s.log.frontier}
-	first, firstHash := next.size, tlog.StoredHashIndex(0, next.size)
-	// The hashes adding leaf n reads are its left siblings: the frontier.
+// logNext is the tree a batch makes.
+type logNext struct {
+	size     int64
+	frontier [64]tlog.Hash
+}
+
+// number numbers entries as the next leaves and computes the hashes they add (contiguous stored hashes from
+// StoredHashIndex(0, size)) and the tree they make; nothing changes until publish. Committer only.
+func (l *logState) number(entries []*appendReq) ([]tlog.Hash, logNext, error) {
+	next := logNext{size: l.size.Load(), frontier: l.frontier}
 	read := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(indexes))
 		for i, x := range indexes {
@@ -135,35 +262,194 @@ func (s *Store) appendLeaves(txn *badgerdb.Txn, chunk []*appendReq) (logNext, er
 		}
 		return out, nil
 	})
-	leaves := make([]byte, 0, len(chunk)*30)
-	hashes := make([]byte, 0, len(chunk)*2*tlog.HashSize)
-	for _, r := range chunk {
-		n := next.size
-		hs, err := tlog.StoredHashesForRecordHash(n, tlog.RecordHash(r.val), read)
+	hashes := make([]tlog.Hash, 0, 2*len(entries)+8)
+	for _, r := range entries {
+		hs, err := tlog.StoredHashesForRecordHash(next.size, tlog.RecordHash(r.val), read)
 		if err != nil {
-			return logNext{}, fmt.Errorf("log leaf[%d]: %w", n, err)
+			return nil, logNext{}, fmt.Errorf("log leaf[%d]: %w", next.size, err)
 		}
 		for level, h := range hs {
-			next.frontier[level] = h // node n>>level at level, now the last complete one
-			hashes = append(hashes, h[:]...)
+			next.frontier[level] = h // node size>>level at level, now the last complete one
 		}
-		leaves = append(append(leaves, byte(len(r.id))), r.id...)
-		if err := txn.Set(logIndexKey(r.id), binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
-			return logNext{}, err
-		}
-		r.index = n
+		hashes = append(hashes, hs...)
+		r.index = next.size
 		next.size++
 	}
-	if want := tlog.StoredHashCount(next.size) - firstHash; int64(len(hashes)) != want*tlog.HashSize {
-		return logNext{}, fmt.Errorf("log hashes from %d: %d bytes for %d hashes", firstHash, len(hashes), want)
+	return hashes, next, nil
+}
+
+// publish makes numbered, durable entries visible: pending, and inside the tree size. Committer only.
+func (l *logState) publish(entries []*appendReq, hashes []tlog.Hash, next logNext) {
+	l.mu.Lock()
+	for _, r := range entries {
+		l.pending.byID[r.id] = r.index
 	}
-	if err := txn.Set(u64Key(logLeafPrefix, first), leaves); err != nil {
-		return logNext{}, err
+	l.pending.entries = append(l.pending.entries, entries...)
+	l.pending.hashes = append(l.pending.hashes, hashes...)
+	l.mu.Unlock()
+	l.frontier = next.frontier
+	l.size.Store(next.size)
+}
+
+// waitForApplier blocks the committer while too many entries are pending, so that memory stays bounded when the
+// database falls behind.
+func (l *logState) waitForApplier() error {
+	for {
+		l.mu.RLock()
+		n, applied := len(l.pending.entries), l.applied
+		l.mu.RUnlock()
+		if n < maxPending {
+			return nil
+		}
+		if err := l.failed(); err != nil {
+			return err
+		}
+		l.wake()
+		select {
+		case <-applied:
+		case <-time.After(applyInterval):
+		}
 	}
-	if err := txn.Set(u64Key(logHashPrefix, firstHash), hashes); err != nil {
-		return logNext{}, err
+}
+
+func (l *logState) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
 	}
-	return next, txn.Set(logSizeKey, binary.BigEndian.AppendUint64(nil, uint64(next.size)))
+}
+
+// applyLoop is the applier: until closeLog, it applies pending entries every applyInterval or when kicked.
+func (s *Store) applyLoop() {
+	l := &s.log
+	defer close(l.stopped)
+	t := time.NewTicker(applyInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-l.kick:
+		case <-t.C:
+		}
+		if l.paused.Load() {
+			continue
+		}
+		if err := s.apply(); err != nil {
+			l.fail(err) // the WAL keeps the entries; Open applies them again
+		}
+	}
+}
+
+// apply writes every entry pending now into the database, in transactions as big as Badger allows, each synced,
+// and then forgets them: drops them from the overlay and deletes their WAL segments.
+func (s *Store) apply() error {
+	l := &s.log
+	l.applyMu.Lock()
+	defer l.applyMu.Unlock()
+	l.mu.RLock()
+	base, hashBase := l.pending.base, l.pending.hashBase
+	entries, hashes := l.pending.entries, l.pending.hashes
+	l.mu.RUnlock()
+	limit := l.db.MaxBatchSize() - 1
+	for len(entries) > 0 {
+		var size int64
+		n := 0
+		for n < len(entries) {
+			sz := entryCost(entries[n], base+int64(n), s.threshold)
+			if n > 0 && size+sz > limit {
+				break
+			}
+			size += sz
+			n++
+		}
+		end := base + int64(n)
+		from, to := tlog.StoredHashIndex(0, base)-hashBase, tlog.StoredHashIndex(0, end)-hashBase
+		if err := s.applyChunk(base, entries[:n], hashes[from:to]); err != nil {
+			return fmt.Errorf("apply log leaves from %d: %w", base, err)
+		}
+		l.mu.Lock()
+		for _, r := range entries[:n] {
+			delete(l.pending.byID, r.id)
+		}
+		l.pending.entries = l.pending.entries[n:]
+		l.pending.hashes = l.pending.hashes[to:]
+		l.pending.base, l.pending.hashBase = end, hashBase+to
+		close(l.applied)
+		l.applied = make(chan struct{})
+		l.mu.Unlock()
+		base, hashBase, entries, hashes = end, hashBase+to, entries[n:], hashes[to:]
+	}
+	return nil
+}
+
+// applyChunk indexes entries numbered from first, with the stored hashes they added, in one synced transaction.
+func (s *Store) applyChunk(first int64, entries []*appendReq, hashes []tlog.Hash) error {
+	txn := s.log.db.NewTransaction(true)
+	defer txn.Discard()
+	leaves := make([]byte, 0, len(entries)*(30+entryPosSize))
+	for i, r := range entries {
+		if err := txn.Set(r.key(), indexValue(first+int64(i), r.pos)); err != nil {
+			return err
+		}
+		if r.tool != "" {
+			if err := txn.Set(append(receiptToolPrefix(r.tool), r.id...), nil); err != nil {
+				return err
+			}
+		}
+		leaves = r.pos.append(append(append(leaves, byte(len(r.id))), r.id...))
+	}
+	run := make([]byte, 0, len(hashes)*tlog.HashSize)
+	for _, h := range hashes {
+		run = append(run, h[:]...)
+	}
+	end := first + int64(len(entries))
+	// Replay at the next Open starts after the last record fully indexed, or at the one indexed in part.
+	last := entries[len(entries)-1]
+	at := segPoint{seg: last.pos.seg, off: last.rec.off}
+	if last.rec.last {
+		at.off = last.rec.end
+	}
+	replay := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(at.seg)), uint64(at.off))
+	for _, kv := range []struct{ k, v []byte }{
+		{u64Key(logLeafPrefix, first), leaves},
+		{u64Key(logHashPrefix, tlog.StoredHashIndex(0, first)), run},
+		{logSizeKey, binary.BigEndian.AppendUint64(nil, uint64(end))},
+		{logReplayKey, replay},
+	} {
+		if err := txn.Set(kv.k, kv.v); err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
+}
+
+// logChunkCost is Badger's estimate of the keys a transaction writes once, whatever its size: the two runs and
+// the size.
+var logChunkCost = 2*entrySize(len(logLeafPrefix)+8, 0, 0) + entrySize(len(logSizeKey), 8, 0) +
+	entrySize(len(logReplayKey), 16, 0)
+
+// entryCost is Badger's estimate of what indexing r as leaf index adds to a transaction: its key (and a receipt's
+// tool index), its share of the runs (its id and position, and one hash per tree level the leaf completes) and —
+// counted for every entry, to stay on the safe side — the runs' keys and the size.
+func entryCost(r *appendReq, index int64, threshold int64) int64 {
+	c := entrySize(len(r.key()), 8+entryPosSize, threshold) +
+		int64(1+len(r.id)+entryPosSize) + int64(1+bits.TrailingZeros64(uint64(index+1)))*tlog.HashSize + logChunkCost
+	if r.tool != "" {
+		c += entrySize(len("rt/")+len(r.tool)+1+len(r.id), 0, threshold)
+	}
+	return c
+}
+
+// pendingByID returns the pending entry with that id, if any.
+func (l *logState) pendingByID(id string) (*appendReq, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	i, ok := l.pending.byID[id]
+	if !ok {
+		return nil, false
+	}
+	return l.pending.entries[i-l.pending.base], true
 }
 
 // runReader finds the run (of leaves or hashes) holding an index: the run with the greatest first index not above
@@ -225,47 +511,53 @@ func (h hashReader) at(x int64) (tlog.Hash, error) {
 	return out, nil
 }
 
-// decodeLeafRun splits a run of leaves into ids; ok is false if the run is malformed.
-func decodeLeafRun(val []byte) (ids []string, ok bool) {
-	for len(val) > 0 {
-		n := int(val[0])
-		if n == 0 || len(val) < 1+n {
-			return ids, false
-		}
-		ids = append(ids, string(val[1:1+n]))
-		val = val[1+n:]
-	}
-	return ids, true
+// leaf is one leaf of a run: the entry's id ("" for none) and position.
+type leaf struct {
+	id  string
+	pos entryPos
 }
 
-func encodeLeafRun(ids []string) []byte {
+// decodeLeafRun splits a run of leaves; ok is false if the run is malformed.
+func decodeLeafRun(val []byte) (leaves []leaf, ok bool) {
+	for len(val) > 0 {
+		n := int(val[0])
+		if len(val) < 1+n+entryPosSize {
+			return leaves, false
+		}
+		leaves = append(leaves, leaf{id: string(val[1 : 1+n]), pos: decodeEntryPos(val[1+n:])})
+		val = val[1+n+entryPosSize:]
+	}
+	return leaves, true
+}
+
+func encodeLeafRun(leaves []leaf) []byte {
 	var b []byte
-	for _, id := range ids {
-		b = append(append(b, byte(len(id))), id...)
+	for _, l := range leaves {
+		b = l.pos.append(append(append(b, byte(len(l.id))), l.id...))
 	}
 	return b
 }
 
-// leafReader reads leaf ids from their runs.
+// leafReader reads leaves from their runs.
 type leafReader struct {
 	*runReader
-	ids     []string // of the run starting at idsFrom
-	idsFrom int64
+	leaves  []leaf // of the run starting at from
+	from    int64
 	decoded bool
 }
 
-func (l *leafReader) at(i int64) (string, error) {
+func (l *leafReader) at(i int64) (leaf, error) {
 	found, err := l.seek(i, func(first int64, val []byte) bool {
-		if !l.decoded || l.idsFrom != first {
-			l.ids, _ = decodeLeafRun(val) // a malformed run yields the leaves before the damage
-			l.idsFrom, l.decoded = first, true
+		if !l.decoded || l.from != first {
+			l.leaves, _ = decodeLeafRun(val) // a malformed run yields the leaves before the damage
+			l.from, l.decoded = first, true
 		}
-		return i-first < int64(len(l.ids))
+		return i-first < int64(len(l.leaves))
 	})
 	if err != nil || !found {
-		return "", err
+		return leaf{}, err
 	}
-	return l.ids[i-l.first], nil
+	return l.leaves[i-l.first], nil
 }
 
 // AppendEvent appends ev as the next leaf of the log and returns its index once it is synced. It goes through
@@ -299,26 +591,39 @@ func (s *Store) TreeSize(ctx context.Context) (int64, error) {
 	return s.log.size.Load(), nil
 }
 
-// ReadHashes returns stored hashes of the tree.
+// ReadHashes returns stored hashes of the tree: pending ones from memory, the rest from the database.
 func (s *Store) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
 	end, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer end()
-	limit := tlog.StoredHashCount(s.log.size.Load())
-	for _, x := range indexes {
-		if x < 0 || x >= limit {
+	l := &s.log
+	limit := tlog.StoredHashCount(l.size.Load())
+	out := make([]tlog.Hash, len(indexes))
+	var stored []int // positions to read from the database
+	l.mu.RLock()
+	for i, x := range indexes {
+		switch {
+		case x < 0 || x >= limit:
+			l.mu.RUnlock()
 			return nil, fmt.Errorf("log hash[%d] beyond the tree: %w", x, tlog.ErrNotFound)
+		case x >= l.pending.hashBase && x-l.pending.hashBase < int64(len(l.pending.hashes)):
+			out[i] = l.pending.hashes[x-l.pending.hashBase]
+		default:
+			stored = append(stored, i) // below the overlay: applied before we looked, so in the database
 		}
 	}
-	out := make([]tlog.Hash, len(indexes))
-	err = s.db.View(func(txn *badgerdb.Txn) error {
+	l.mu.RUnlock()
+	if len(stored) == 0 {
+		return out, nil
+	}
+	err = l.db.View(func(txn *badgerdb.Txn) error {
 		h := newHashReader(txn)
 		defer h.close()
-		for i, x := range indexes {
+		for _, i := range stored {
 			var err error
-			if out[i], err = h.at(x); err != nil {
+			if out[i], err = h.at(indexes[i]); err != nil {
 				return err
 			}
 		}
@@ -340,19 +645,20 @@ func (s *Store) LeafIndex(ctx context.Context, id string) (int64, error) {
 	if !receipts.ValidID(id) && !receipts.ValidEventID(id) {
 		return 0, fmt.Errorf("entry[%s]: %w", id, tlog.ErrNotFound)
 	}
+	if r, ok := s.log.pendingByID(id); ok {
+		return r.index, nil
+	}
 	var index int64
-	err = s.db.View(func(txn *badgerdb.Txn) error {
-		val, found, err := get(txn, logIndexKey(id))
-		switch {
-		case err != nil:
+	err = s.log.db.View(func(txn *badgerdb.Txn) error {
+		val, found, err := get(txn, entryKey(id))
+		if err != nil {
 			return err
-		case !found:
-			return tlog.ErrNotFound
-		case len(val) != 8:
-			return ErrCorrupt
 		}
-		index = int64(binary.BigEndian.Uint64(val))
-		return nil
+		if !found {
+			return tlog.ErrNotFound
+		}
+		index, _, err = decodeIndexValue(val)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("entry[%s]: %w", id, err)
@@ -371,30 +677,35 @@ func (s *Store) Entries(ctx context.Context, start int64, limit int) ([]tlog.Ent
 	if start < 0 {
 		return nil, fmt.Errorf("log entries from %d: negative start", start)
 	}
-	size := s.log.size.Load()
-	stop := min(size, start+int64(min(max(limit, 0), maxLimit)))
-	out := []tlog.Entry{}
-	err = s.db.View(func(txn *badgerdb.Txn) error {
+	l := &s.log
+	stop := min(l.size.Load(), start+int64(min(max(limit, 0), maxLimit)))
+	if stop <= start {
+		return []tlog.Entry{}, nil
+	}
+	// The pending tail, from memory; what is below it was applied before we looked, so is in the database.
+	var tail []tlog.Entry
+	l.mu.RLock()
+	from := max(start, l.pending.base)
+	for i := from; i < stop; i++ {
+		r := l.pending.entries[i-l.pending.base]
+		h := l.pending.hashes[tlog.StoredHashIndex(0, i)-l.pending.hashBase]
+		tail = append(tail, tlog.Entry{Index: i, ID: r.id, Hash: h, Data: r.val})
+	}
+	l.mu.RUnlock()
+	out := make([]tlog.Entry, 0, stop-start)
+	err = l.db.View(func(txn *badgerdb.Txn) error {
 		leaves := &leafReader{runReader: newRunReader(txn, logLeafPrefix)}
 		defer leaves.close()
 		hashes := newHashReader(txn)
 		defer hashes.close()
-		for i := start; i < stop; i++ {
+		for i := start; i < min(from, stop); i++ {
 			e := tlog.Entry{Index: i}
-			id, err := leaves.at(i)
+			lf, err := leaves.at(i)
 			if err != nil {
 				return err
 			}
-			e.ID = id
-			var key []byte
-			switch tlog.KindOf(id) {
-			case tlog.KindReceipt:
-				key = receiptKey(id)
-			case tlog.KindEvent:
-				key = logEventKey(id)
-			}
-			if key != nil && !bytes.ContainsRune([]byte(id), '/') {
-				if e.Data, _, err = get(txn, key); err != nil {
+			if e.ID = lf.id; lf.id != "" {
+				if e.Data, err = l.seg.read(lf.pos); err != nil {
 					return err
 				}
 			}
@@ -410,5 +721,12 @@ func (s *Store) Entries(ctx context.Context, start int64, limit int) ([]tlog.Ent
 	if err != nil {
 		return nil, fmt.Errorf("log entries from %d: %w", start, err)
 	}
-	return out, nil
+	return append(out, tail...), nil
+}
+
+// appliedBase returns the index of the first entry not yet in the database.
+func (l *logState) appliedBase() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.pending.base
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -26,8 +28,9 @@ func TestStore_Log(t *testing.T) {
 
 var logBase = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
-// fillLog appends n entries, every fifth an event, and returns their ids in log order. concurrent appends them
-// all at once, so that commits hold several entries and runs several leaves.
+// fillLog appends n entries, every fifth an event, and returns their ids in log order. Sequential appends are
+// applied to the database one at a time, so that each run holds one leaf; concurrent ones all at once, so that
+// commits hold several entries and runs several leaves.
 func fillLog(t *testing.T, s *Store, n int, concurrent bool) []string {
 	t.Helper()
 	ctx := context.Background()
@@ -47,12 +50,18 @@ func fillLog(t *testing.T, s *Store, n int, concurrent bool) []string {
 		}
 		if !concurrent {
 			add()
+			if err := s.apply(); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); add() }()
 	}
 	wg.Wait()
+	if err := s.apply(); err != nil {
+		t.Fatal(err)
+	}
 	es, err := s.Entries(ctx, 0, n)
 	if err != nil || len(es) != n {
 		t.Fatalf("Entries: got %d, %v", len(es), err)
@@ -69,7 +78,7 @@ func fillLog(t *testing.T, s *Store, n int, concurrent bool) []string {
 
 func countKeys(t *testing.T, s *Store, prefix string) int {
 	n := 0
-	s.db.View(func(txn *badgerdb.Txn) error {
+	s.log.db.View(func(txn *badgerdb.Txn) error {
 		it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: []byte(prefix)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -84,7 +93,7 @@ func countKeys(t *testing.T, s *Store, prefix string) int {
 // transaction.
 func offline(t *testing.T, dir string, fn func(txn *badgerdb.Txn) error) {
 	t.Helper()
-	db, err := badgerdb.Open(badgerdb.DefaultOptions(dir).WithLogger(nil))
+	db, err := badgerdb.Open(badgerdb.DefaultOptions(filepath.Join(dir, receiptsDir)).WithLogger(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,38 +103,62 @@ func offline(t *testing.T, dir string, fn func(txn *badgerdb.Txn) error) {
 	}
 }
 
-func mustGet(txn *badgerdb.Txn, key []byte) []byte {
-	v, _, err := get(txn, key)
+// leafRun returns the run holding leaf i: its first index and leaves.
+func leafRun(txn *badgerdb.Txn, i int64) (int64, []leaf, error) {
+	l := &leafReader{runReader: newRunReader(txn, logLeafPrefix)}
+	defer l.close()
+	if _, err := l.at(i); err != nil || !l.decoded || i-l.from >= int64(len(l.leaves)) {
+		return 0, nil, fmt.Errorf("leaf %d: %v", i, err)
+	}
+	return l.from, slices.Clone(l.leaves), nil
+}
+
+func getLeaf(txn *badgerdb.Txn, i int64) leaf {
+	first, leaves, err := leafRun(txn, i)
 	if err != nil {
 		panic(err)
 	}
-	return v
+	return leaves[i-first]
 }
 
-// setLeaf puts id at leaf index i, in whatever run holds it; "" removes the leaf, which must end its run.
-func setLeaf(txn *badgerdb.Txn, i int64, id string) error {
-	l := &leafReader{runReader: newRunReader(txn, logLeafPrefix)}
-	found, err := l.seek(i, func(first int64, val []byte) bool {
-		ids, _ := decodeLeafRun(val)
-		return i-first < int64(len(ids))
-	})
-	first, val := l.first, l.val
-	l.close()
-	if err != nil || !found {
-		return fmt.Errorf("leaf %d: %v", i, err)
+// setLeaf puts lf at leaf index i, in whatever run holds it; remove cuts the leaf, which must end its run.
+func setLeaf(txn *badgerdb.Txn, i int64, lf leaf, remove bool) error {
+	first, leaves, err := leafRun(txn, i)
+	if err != nil {
+		return err
 	}
-	ids, _ := decodeLeafRun(val)
-	if id == "" {
-		if i-first != int64(len(ids)-1) {
+	if remove {
+		if i-first != int64(len(leaves)-1) {
 			return fmt.Errorf("leaf %d does not end its run", i)
 		}
-		if ids = ids[:len(ids)-1]; len(ids) == 0 {
+		if leaves = leaves[:len(leaves)-1]; len(leaves) == 0 {
 			return txn.Delete(u64Key(logLeafPrefix, first))
 		}
 	} else {
-		ids[i-first] = id
+		leaves[i-first] = lf
 	}
-	return txn.Set(u64Key(logLeafPrefix, first), encodeLeafRun(ids))
+	return txn.Set(u64Key(logLeafPrefix, first), encodeLeafRun(leaves))
+}
+
+// patchEntry replaces old with new (of the same length) in the bytes of leaf i, in its segment file.
+func patchEntry(txn *badgerdb.Txn, dir string, i int64, old, new string) ([]byte, error) {
+	pos := getLeaf(txn, i).pos
+	path := filepath.Join(dir, receiptsDir, segmentsDir, segmentName(pos.seg))
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, pos.n)
+	if _, err := f.ReadAt(b, int64(pos.off)); err != nil {
+		return nil, err
+	}
+	if len(old) != len(new) || !bytes.Contains(b, []byte(old)) {
+		return nil, fmt.Errorf("leaf %d: cannot patch %q in %s", i, old, b)
+	}
+	b = bytes.Replace(b, []byte(old), []byte(new), 1)
+	_, err = f.WriteAt(b, int64(pos.off))
+	return b, err
 }
 
 // setHash puts h at stored hash index x, in whatever run holds it.
@@ -163,57 +196,56 @@ func TestLog_Tamper(t *testing.T) {
 	const n = 20
 	tests := []struct {
 		name   string
-		tamper func(txn *badgerdb.Txn, ids []string) ([]string, error)
+		tamper func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error)
 		method string
 	}{
-		{"receipt modified", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+		{"receipt modified", func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error) {
 			i := firstOfKind(ids, tlog.KindReceipt, 4)
-			v := mustGet(txn, receiptKey(ids[i]))
-			err := txn.Set(receiptKey(ids[i]), bytes.Replace(v, []byte(`"status":"ok"`), []byte(`"status":"trap"`), 1))
+			_, err := patchEntry(txn, dir, int64(i), `"status":"ok"`, `"status":"OK"`)
 			return []string{fmt.Sprint(i, " modified")}, err
 		}, "leaf-hashes"},
-		{"event modified", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+		{"event modified", func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error) {
 			i := firstOfKind(ids, tlog.KindEvent, 1)
-			v := mustGet(txn, logEventKey(ids[i]))
-			err := txn.Set(logEventKey(ids[i]), bytes.Replace(v, []byte(`"because"`), []byte(`"approved"`), 1))
+			_, err := patchEntry(txn, dir, int64(i), `"because"`, `"BECAUSE"`)
 			return []string{fmt.Sprint(i, " modified")}, err
 		}, "leaf-hashes"},
-		{"receipt deleted", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+		{"receipt deleted", func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error) {
 			i := firstOfKind(ids, tlog.KindReceipt, 6)
-			return []string{fmt.Sprint(i, " deleted")}, txn.Delete(receiptKey(ids[i]))
-		}, "leaf-hashes"},
-		{"reordered", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
-			if err := setLeaf(txn, 3, ids[12]); err != nil {
+			if err := txn.Delete(receiptKey(ids[i])); err != nil {
 				return nil, err
 			}
-			return []string{"3 reordered", "12 reordered"}, setLeaf(txn, 12, ids[3])
+			return []string{fmt.Sprint(i, " deleted")}, setLeaf(txn, int64(i), leaf{}, false)
 		}, "leaf-hashes"},
-		{"cut out of the sequence", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+		{"reordered", func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error) {
+			a, b := getLeaf(txn, 3), getLeaf(txn, 12)
+			if err := setLeaf(txn, 3, b, false); err != nil {
+				return nil, err
+			}
+			return []string{"3 reordered", "12 reordered"}, setLeaf(txn, 12, a, false)
+		}, "leaf-hashes"},
+		{"cut out of the sequence", func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error) {
 			want := []string{"4 deleted"}
 			for i := 4; i < n-1; i++ {
-				if err := setLeaf(txn, int64(i), ids[i+1]); err != nil {
+				if err := setLeaf(txn, int64(i), getLeaf(txn, int64(i+1)), false); err != nil {
 					return nil, err
 				}
 				want = append(want, fmt.Sprint(i+1, " reordered"))
 			}
-			if err := txn.Delete(receiptKey(ids[4])); err != nil {
+			if err := txn.Delete(entryKey(ids[4])); err != nil {
 				return nil, err
 			}
-			if err := txn.Delete(logEventKey(ids[4])); err != nil {
-				return nil, err
-			}
-			return want, setLeaf(txn, n-1, "")
+			return want, setLeaf(txn, n-1, leaf{}, true)
 		}, "leaf-hashes"},
-		{"leaf hash forged to match", func(txn *badgerdb.Txn, ids []string) ([]string, error) {
+		{"leaf hash forged to match", func(txn *badgerdb.Txn, dir string, ids []string) ([]string, error) {
 			i := firstOfKind(ids, tlog.KindReceipt, 5)
-			forged := bytes.Replace(mustGet(txn, receiptKey(ids[i])), []byte(`"cost":0.00125`), []byte(`"cost":0`), 1)
-			if err := setHash(txn, tlog.StoredHashIndex(0, int64(i)), tlog.RecordHash(forged)); err != nil {
+			forged, err := patchEntry(txn, dir, int64(i), `"cost":0.00125`, `"cost":0.00999`)
+			if err != nil {
 				return nil, err
 			}
 			// The sibling's proof runs through the forged hash: the two cannot be told apart.
 			sib := i ^ 1
 			want := []string{fmt.Sprint(min(i, sib), " modified"), fmt.Sprint(max(i, sib), " modified")}
-			return want, txn.Set(receiptKey(ids[i]), forged)
+			return want, setHash(txn, tlog.StoredHashIndex(0, int64(i)), tlog.RecordHash(forged))
 		}, "proofs"},
 	}
 	for _, concurrent := range []bool{false, true} {
@@ -231,7 +263,7 @@ func TestLog_Tamper(t *testing.T) {
 				var want []string
 				offline(t, dir, func(txn *badgerdb.Txn) error {
 					var err error
-					want, err = tc.tamper(txn, ids)
+					want, err = tc.tamper(txn, dir, ids)
 					return err
 				})
 
@@ -259,9 +291,8 @@ func TestLog_Tamper(t *testing.T) {
 		before := tlogtest.Tree(t, s)
 		s.Close()
 		offline(t, dir, func(txn *badgerdb.Txn) error {
-			v := mustGet(txn, receiptKey(ids[2]))
-			return txn.Set(receiptKey(ids[2]), bytes.Replace(v, []byte(`"fuel":{"limit":1000000,"used":12345}`),
-				[]byte(`"fuel":{"limit":1000000,"used":1}`), 1))
+			_, err := patchEntry(txn, dir, 2, `"used":12345`, `"used":99999`)
+			return err
 		})
 		s, _ = Open(dir, Options{})
 		defer s.Close()

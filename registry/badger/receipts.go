@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
 
@@ -20,6 +23,9 @@ const (
 	appendQueue = 1024
 	// maxBatch is the most receipts one commit takes from the queue.
 	maxBatch = 256
+	// lingerInterval is the most a commit waits, from the start of the previous one, for its batch to gather
+	// (see commitLoop).
+	lingerInterval = 2 * time.Millisecond
 	// Listing limits.
 	defaultLimit = 100
 	maxLimit     = 1000
@@ -31,16 +37,17 @@ type appendReq struct {
 	id, tool string
 	val      []byte // canonical JSON
 	index    int64
+	pos      entryPos   // where the committer wrote val in the log's segments
+	rec      recordSpan // and the record holding it
 	done     chan error
 }
 
 func receiptKey(id string) []byte          { return []byte("r/" + id) }
 func receiptToolPrefix(tool string) []byte { return []byte("rt/" + tool + "/") }
 
-// Append stores r durably: it returns after the transaction holding r is committed and synced. Concurrent
-// Appends are group-committed: a single goroutine takes every receipt queued while the previous commit was
-// syncing and writes them in one transaction, so they share one sync. Badger alone does not give this: it
-// syncs its write-ahead log once per transaction even when it batches them.
+// Append stores r durably: it returns once r is in the log, synced, and readable. Concurrent Appends are
+// group-committed: one goroutine takes every receipt and event queued while the previous commit was syncing and
+// writes them as one record of the log's segments, so that they share one fdatasync (commitLoop, commitBatch).
 //
 // r.ID must be a receipts.ValidID id and r.Tool a valid tool name; an id already stored is ErrDuplicate. Once
 // r is queued, Append waits for the commit even if ctx is cancelled, so that its answer is the truth.
@@ -81,79 +88,143 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 }
 
 // commitLoop is the group committer: it runs until Close closes the queue, and writes every receipt queued
-// before that.
+// before that. Under load it lingers, because a sync's CPU is the same for one entry as for a hundred: after a
+// batch of n, the next waits to be n again — the callers just answered tend to come back — or until
+// lingerInterval after the previous commit started, whichever is first. A lone caller (a batch of one) never
+// waits, and a full batch (maxBatch) never does either.
 func (s *Store) commitLoop() {
 	defer s.committer.Done()
 	batch := make([]*appendReq, 0, maxBatch)
-	for req := range s.appends {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var last time.Time
+	prev := 0
+	for open := true; open; {
+		req, ok := <-s.appends
+		if !ok {
+			break
+		}
 		batch = append(batch[:0], req)
+		target := min(prev, maxBatch) // a lone caller's target is 1: it never waits
+		// Take what is queued; then, if the last batch was a crowd, wait for it to gather again.
+		waiting := false
 	fill:
 		for len(batch) < maxBatch {
 			select {
 			case r, ok := <-s.appends:
 				if !ok {
+					open = false
 					break fill
 				}
 				batch = append(batch, r)
+				continue
 			default:
+			}
+			if len(batch) >= target {
+				break
+			}
+			if !waiting {
+				d := time.Until(last.Add(lingerInterval))
+				if d <= 0 {
+					break
+				}
+				timer.Reset(d)
+				waiting = true
+			}
+			select {
+			case r, ok := <-s.appends:
+				if !ok {
+					open = false
+					break fill
+				}
+				batch = append(batch, r)
+			case <-timer.C:
+				waiting = false
 				break fill
 			}
 		}
+		if waiting && !timer.Stop() {
+			<-timer.C
+		}
+		last, prev = time.Now(), len(batch)
 		s.commitBatch(batch)
 	}
 }
 
-// commitBatch writes a batch of receipts and events, in as few transactions as Badger's size limit allows, and
-// answers each request. Each transaction also numbers its entries as the next leaves of the log (appendLeaves).
+// commitBatch makes a batch of receipts and events durable and visible, and answers each request: it refuses
+// duplicates, numbers the rest as the next leaves of the log, writes them as one WAL record and syncs it, then
+// publishes them (log.go).
 func (s *Store) commitBatch(batch []*appendReq) {
-	// Duplicates are found in a snapshot: only this goroutine writes r/ and l/ keys, so the snapshot is current.
+	l := &s.log
+	answer := func(rs []*appendReq, err error) {
+		for _, r := range rs {
+			r.done <- err
+		}
+	}
+	if err := l.failed(); err != nil {
+		answer(batch, err)
+		return
+	}
+	if err := l.waitForApplier(); err != nil {
+		answer(batch, err)
+		return
+	}
+	// Duplicates: within the batch, among pending entries, and in the database. Only this goroutine adds
+	// entries, so what it sees is current.
 	accepted := batch[:0:0]
 	seen := make(map[string]bool, len(batch))
-	err := s.db.View(func(txn *badgerdb.Txn) error {
-		for _, r := range batch {
-			dup := seen[r.id]
-			if !dup {
-				var err error
-				if dup, err = exists(txn, r.key()); err != nil {
-					return err
-				}
+	l.mu.RLock()
+	for _, r := range batch {
+		_, pending := l.pending.byID[r.id]
+		if seen[r.id] || pending {
+			r.done <- ErrDuplicate
+			continue
+		}
+		seen[r.id] = true
+		accepted = append(accepted, r)
+	}
+	l.mu.RUnlock()
+	var dups []*appendReq
+	err := l.db.View(func(txn *badgerdb.Txn) error {
+		kept := accepted[:0]
+		for _, r := range accepted {
+			dup, err := exists(txn, r.key())
+			if err != nil {
+				return err
 			}
 			if dup {
-				r.done <- ErrDuplicate
-				continue
+				dups = append(dups, r)
+			} else {
+				kept = append(kept, r)
 			}
-			seen[r.id] = true
-			accepted = append(accepted, r)
 		}
+		accepted = kept
 		return nil
 	})
 	if err != nil {
-		for _, r := range batch {
-			r.done <- err
-		}
+		answer(batch, err)
 		return
 	}
-
-	limit := s.db.MaxBatchSize() - 1
-	threshold := s.threshold
-	for len(accepted) > 0 {
-		var size int64
-		n := 0
-		next := s.log.size.Load()
-		for n < len(accepted) {
-			sz := entryCost(accepted[n], next+int64(n), threshold)
-			if n > 0 && size+sz > limit {
-				break
-			}
-			size += sz
-			n++
+	answer(dups, ErrDuplicate)
+	if len(accepted) == 0 {
+		return
+	}
+	first := l.size.Load()
+	hashes, next, err := l.number(accepted)
+	if err == nil {
+		err = l.seg.append(first, accepted)
+		if err != nil {
+			l.fail(err) // after a failed write or sync, what the file holds is unknown
 		}
-		chunk := accepted[:n]
-		accepted = accepted[n:]
-		err := s.writeChunk(chunk)
-		for _, r := range chunk {
-			r.done <- err
-		}
+	}
+	if err != nil {
+		answer(accepted, err)
+		return
+	}
+	l.publish(accepted, hashes, next)
+	answer(accepted, nil)
+	if next.size-l.appliedBase() >= applyKick {
+		l.wake()
 	}
 }
 
@@ -163,31 +234,6 @@ func entrySize(key, val int, threshold int64) int64 {
 		return int64(key+val) + 2 + 10
 	}
 	return int64(key) + 12 + 2 + 10
-}
-
-// writeChunk stores the chunk's records and log leaves in one synced transaction, and only then moves the log
-// that readers see.
-func (s *Store) writeChunk(chunk []*appendReq) error {
-	txn := s.db.NewTransaction(true)
-	defer txn.Discard()
-	for _, r := range chunk {
-		if err := r.setRecord(txn); err != nil {
-			return err
-		}
-	}
-	next, err := s.appendLeaves(txn, chunk)
-	if err != nil {
-		return err
-	}
-	if err := txn.Commit(); err != nil {
-		// The commit may or may not have reached the database: take the log from what it holds.
-		if lerr := s.loadLog(); lerr != nil {
-			return errors.Join(err, lerr)
-		}
-		return err
-	}
-	s.log.advance(next)
-	return nil
 }
 
 // Get returns one receipt; receipts.ErrNotFound if absent.
@@ -200,8 +246,16 @@ func (s *Store) Get(ctx context.Context, id string) (*receipts.Receipt, error) {
 	if !receipts.ValidID(id) {
 		return nil, fmt.Errorf("receipt[%s]: %w", id, receipts.ErrNotFound)
 	}
+	// Pending first: an entry leaves the overlay only after it is in the database.
+	if p, ok := s.log.pendingByID(id); ok {
+		r, err := decodeReceipt(p.val)
+		if err != nil {
+			return nil, fmt.Errorf("receipt[%s]: %w", id, err)
+		}
+		return r, nil
+	}
 	var r *receipts.Receipt
-	err = s.db.View(func(txn *badgerdb.Txn) error {
+	err = s.log.db.View(func(txn *badgerdb.Txn) error {
 		val, found, err := get(txn, receiptKey(id))
 		if err != nil {
 			return err
@@ -209,7 +263,7 @@ func (s *Store) Get(ctx context.Context, id string) (*receipts.Receipt, error) {
 		if !found {
 			return receipts.ErrNotFound
 		}
-		r, err = decodeReceipt(val)
+		r, err = s.readReceipt(val)
 		return err
 	})
 	if err != nil {
@@ -252,8 +306,32 @@ func (s *Store) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receip
 		prefix = receiptToolPrefix(f.Tool)
 	}
 	since := f.Since.UnixNano()
-	var next string
-	err = s.db.View(func(txn *badgerdb.Txn) error {
+	keep := func(r *receipts.Receipt) bool {
+		return (f.Status == "" || r.Status == f.Status) && (f.Since.IsZero() || !r.StartedAt.Before(f.Since))
+	}
+	// Pending receipts first, then the database's: an entry leaves the overlay only after it is in the database,
+	// so none is missed; one applied in between is in both, and counted once.
+	var vals [][]byte
+	s.log.mu.RLock()
+	for _, p := range s.log.pending.entries {
+		if p.tool != "" && (f.Tool == "" || p.tool == f.Tool) && (after == "" || p.id < after) &&
+			(f.Since.IsZero() || idTime(p.id) >= since) {
+			vals = append(vals, p.val)
+		}
+	}
+	s.log.mu.RUnlock()
+	var found []*receipts.Receipt
+	for _, val := range vals {
+		r, err := decodeReceipt(val)
+		if err != nil {
+			return nil, "", fmt.Errorf("list receipts: %w", err)
+		}
+		if keep(r) {
+			found = append(found, r)
+		}
+	}
+	var stored []*receipts.Receipt
+	err = s.log.db.View(func(txn *badgerdb.Txn) error {
 		// Index entries have no value worth prefetching, and a page is usually small: values are read as needed.
 		it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: prefix, Reverse: true})
 		defer it.Close()
@@ -289,25 +367,32 @@ func (s *Store) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receip
 			if err != nil {
 				return err
 			}
-			r, err := decodeReceipt(val)
+			r, err := s.readReceipt(val)
 			if err != nil {
 				return fmt.Errorf("receipt[%s]: %w", id, err)
 			}
-			if f.Status != "" && r.Status != f.Status || !f.Since.IsZero() && r.StartedAt.Before(f.Since) {
+			if !keep(r) {
 				continue
 			}
-			if len(page) == limit { // one more match exists: there is a next page
-				next = base64.RawURLEncoding.EncodeToString([]byte(page[len(page)-1].ID))
+			if stored = append(stored, r); len(stored) > limit { // one more than a page tells there is a next
 				break
 			}
-			page = append(page, r)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list receipts: %w", err)
 	}
-	return page, next, nil
+	// The newest limit+1 of the union are among the newest limit+1 of each.
+	all := append(found, stored...)
+	slices.SortFunc(all, func(a, b *receipts.Receipt) int { return strings.Compare(b.ID, a.ID) })
+	all = slices.CompactFunc(all, func(a, b *receipts.Receipt) bool { return a.ID == b.ID })
+	var next string
+	if len(all) > limit {
+		all = all[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(all[limit-1].ID))
+	}
+	return append(page, all...), next, nil
 }
 
 // idTime is the start time, in Unix nanoseconds, that receipts.NewID put at the front of an id (which must be
@@ -315,6 +400,22 @@ func (s *Store) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receip
 func idTime(id string) int64 {
 	b, _ := hex.DecodeString(id[len("rcpt_") : len("rcpt_")+16])
 	return int64(binary.BigEndian.Uint64(b))
+}
+
+// readReceipt reads the receipt an r/ value points at in the log's segments.
+func (s *Store) readReceipt(index []byte) (*receipts.Receipt, error) {
+	_, pos, err := decodeIndexValue(index)
+	if err != nil {
+		return nil, err
+	}
+	val, err := s.log.seg.read(pos)
+	if err != nil {
+		return nil, err
+	}
+	if val == nil {
+		return nil, fmt.Errorf("not in the log's segments: %w", ErrCorrupt)
+	}
+	return decodeReceipt(val)
 }
 
 func decodeReceipt(val []byte) (*receipts.Receipt, error) {

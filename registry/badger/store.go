@@ -1,10 +1,12 @@
 // Package badger is Toolgate's embedded default store: the registry (modules, tools, versions, pins, history),
-// the API keys and the receipts, in one Badger database in the server's data directory. It is the only package
-// that imports Badger; nothing it exports uses a Badger type.
+// the API keys, idempotency records, usage and secrets in one Badger database in the given directory, and the
+// receipts with the signed log they are leaves of in a second one, <dir>/receipts, beside the log's segment files
+// in <dir>/receipts/log. It is the only package that imports Badger; nothing it exports uses a Badger type.
 //
-// Every write is synced before it returns (Badger's SyncWrites). Registry writes are read-modify-write
-// transactions, serialized per tool and retried on a Badger conflict. Receipt appends, the hot path, go through a
-// group committer: concurrent Appends are gathered into one transaction and so share one sync.
+// Every write is synced before it returns. Registry writes are read-modify-write transactions (Badger's
+// SyncWrites), serialized per tool and retried on a Badger conflict. Receipt and event appends, the hot path, go
+// through a group committer: concurrent Appends are gathered into one record of the log's segments, synced once
+// with fdatasync, and indexed in the receipts database later, in bulk (log.go, segments.go).
 //
 // # Key layout
 //
@@ -18,23 +20,24 @@
 //	v/<tool>/<version>             published version: registry.VersionRecord, JSON
 //	p/<tool>/<depth u64 BE>        pin stack entry (version, module), depth 1-based; the top is the live pin
 //	h/<tool>/<seq u64 BE>          history event: registry.Event, JSON; seq 1-based, so a scan is oldest first
-//	r/<receipt id>                 receipt: its canonical JSON; ids sort by start time, a reverse scan is newest first
-//	rt/<tool>/<receipt id>         receipt index by tool (empty value)
 //	k/<key id>                     API key: registry.Key, JSON
 //	i/<sha256 hex of the key>      idempotency record: registry.IdempotencyRecord, JSON, with a Badger TTL
 //	u/<key id>/<tool>/<hour u64 BE> usage counters of one key on one tool in one hour (calls, fuel, cost), JSON
 //	s/<secret name>                secret: registry.SealedSecret, JSON; the value is sealed before it gets here
-//	l/size                         the receipt log's tree size (u64 BE)
-//	l/leaf/<first index u64 BE>    a run of log leaves, one per entry of a commit: a length byte and the entry's id
-//	l/hash/<first index u64 BE>    a run of log tree hashes (32 bytes each) from that x/mod/sumdb/tlog stored index
-//	l/index/<id>                   a receipt's or event's leaf index (u64 BE)
-//	l/event/<event id>             a registry or governance event (receipts.Event): its canonical JSON
-//
-// A log leaf's bytes are its record's value: r/<id> for a receipt, l/event/<id> for an event. The group committer
-// writes the records of a commit, their index entries, the runs of their leaves and hashes and the new tree size
-// in one transaction (log.go).
 //
 // Reserved for later use, so that no current prefix collides with them: "meta/" (schema version).
+//
+// The receipts database indexes the log; the entries' bytes — each receipt's and event's canonical JSON, the
+// log's leaves — are only in the segments:
+//
+//	r/<receipt id>                 leaf index (u64 BE) and position in the segments (segment u64, offset u32, length u32);
+//	                               ids sort by start time, a reverse scan is newest first
+//	rt/<tool>/<receipt id>         receipt index by tool (empty value)
+//	l/event/<event id>             a registry or governance event (receipts.Event): leaf index and position, as r/
+//	l/leaf/<first index u64 BE>    a run of leaves: per leaf, id length u8, id, position
+//	l/hash/<first index u64 BE>    a run of tree hashes (32 bytes each) from that x/mod/sumdb/tlog stored index
+//	l/size                         the number of leaves indexed (u64 BE)
+//	l/replay                       where the next Open replays the segments from: segment u64, offset u64
 package badger
 
 import (
@@ -168,7 +171,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open store dir[%s]: %w", dir, err)
 	}
 	s := &Store{db: db, threshold: threshold, appends: make(chan *appendReq, appendQueue)}
-	if err := s.loadLog(); err != nil {
+	if err := s.openLog(dir, bo); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store dir[%s]: %w", dir, err)
 	}
@@ -188,7 +191,8 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.appends)
 	s.committer.Wait()
-	if err := s.db.Close(); err != nil {
+	lerr := s.closeLog()
+	if err := errors.Join(lerr, s.db.Close()); err != nil {
 		return fmt.Errorf("close store: %w", err)
 	}
 	return nil

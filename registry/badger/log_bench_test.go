@@ -1,0 +1,49 @@
+package badger
+
+import (
+	"context"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/receipts/receiptstest"
+)
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkLogAppend appends receipts from 64 goroutines, each Append returning once its receipt is synced and
+// in the log, and reports appends/s and the CPU each append costs, background work (the applier, Badger's
+// flushes and compactions) included. Receipts are made before the clock starts.
+func BenchmarkLogAppend(b *testing.B) {
+	s := open(b)
+	rs := make([]*receipts.Receipt, b.N)
+	for i := range rs {
+		rs[i] = receiptstest.Receipt("echo", receipts.StatusOK, time.Unix(1700000000, int64(i)))
+	}
+	var next atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Append(context.Background(), rs[next.Add(1)-1]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if err := s.apply(); err != nil { // the applier's share of the work
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/append")
+}
