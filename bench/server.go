@@ -50,7 +50,7 @@ func StartServer(ctx context.Context, dir, cacheDir string, logger *slog.Logger)
 	if s.store, err = tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{}); err != nil {
 		return nil, fmt.Errorf("bench: open store: %w", err)
 	}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: cacheDir}); err != nil {
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: cacheDir, Metering: true}); err != nil {
 		return nil, errors.Join(fmt.Errorf("bench: start runtime: %w", err), s.store.Close())
 	}
 	fail := func(err error) (*Server, error) {

@@ -69,14 +69,14 @@ func Check(ctx context.Context, s Subject, c Case) error {
 }
 
 // runtimeConfig is the wazero configuration of the wazero and extism-sdk subjects: the same as Toolgate's own
-// (runtime.wazeroConfig in runtime/runtime.go; keep the two in step), so that the comparison isolates the layers
-// above wazero and not its settings. WithCloseOnContextDone is part of it: Toolgate's timeouts rely on it, and it
-// makes compiled loops check for cancellation.
+// with metering on (runtime.wazeroConfig in runtime/runtime.go; keep the two in step), so that the comparison
+// isolates the layers above wazero and not its settings. Context polling (WithCloseOnContextDone) is off, as in
+// a metered Toolgate runtime, where fuel bounds guest compute.
 func runtimeConfig(cache wazero.CompilationCache) wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfig().
 		WithCoreFeatures(api.CoreFeaturesV2).
 		WithCompilationCache(cache).
-		WithCloseOnContextDone(true)
+		WithCloseOnContextDone(false)
 }
 
 func newCache(dir string) (wazero.CompilationCache, error) {
@@ -93,7 +93,8 @@ type toolgateSubject struct {
 }
 
 func newToolgate(ctx context.Context, c Case, cacheDir string) (*toolgateSubject, error) {
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: cacheDir})
+	// As `toolgate serve` runs it: the native engine, fuel metering on.
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: cacheDir, Metering: true})
 	if err != nil {
 		return nil, err
 	}

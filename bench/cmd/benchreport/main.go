@@ -323,7 +323,7 @@ func ratio(a, b float64) string {
 }
 
 var subjectText = map[string]string{
-	"toolgate":   "`runtime.Invoke`: Toolgate's runtime with its default limits (64 MiB memory cap, 10 s timeout, 1 MiB input and output caps), the Extism Go SDK underneath",
+	"toolgate":   "`runtime.Invoke`: Toolgate's runtime as `toolgate serve` runs it — the native Extism engine, fuel metering on (the module instrumented at Load), its default limits (64 MiB memory cap, 1 MiB input and output caps)",
 	"wazero":     "raw wazero v1.12.0: `InstantiateModule` (anonymous, `_initialize` run when exported) + call the entry + `Close`; `extism:host/env` as plain Go host functions over a per-call Go byte slice (`bench/rawkernel.go`), WASI as wazero provides it; no memory cap, timeout, output cap or log capture",
 	"extism-sdk": "the Extism Go SDK v1.7.1 alone: `CompiledPlugin.Instance` + `CallWithContext` + `Close`, WASI on",
 }
@@ -378,8 +378,8 @@ func write(w *strings.Builder, m machine, commands string, br, gc *benchResults,
 	p("instantiate, call, close — with compilation done before the loop. Each round is a separate process that ")
 	p("runs every subject and case in turn, so the subjects are interleaved over time; the figures are medians over ")
 	p("%d rounds, with the fastest and slowest round. The ratio is the subject's median over raw wazero's on the ", rounds)
-	p("same case. All three use Toolgate's wazero configuration (core features v2, compilation cache, ")
-	p("`WithCloseOnContextDone(true)`).\n\n")
+	p("same case. All three use Toolgate's wazero configuration (core features v2, compilation cache, no ")
+	p("context polling: `WithCloseOnContextDone(false)`, as in a metered runtime).\n\n")
 	p("Subjects:\n\n")
 	for _, s := range br.subjects {
 		p("- **%s**: %s.\n", s, subjectText[s])
