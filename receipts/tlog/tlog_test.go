@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	sumtlog "golang.org/x/mod/sumdb/tlog"
 )
 
 // memLog is an in-memory log built the way a store builds one: StoredHashes per appended leaf.
@@ -259,5 +261,30 @@ func TestVerifyReceipt(t *testing.T) {
 	}
 	if err := VerifyReceipt(tree, ids[1], 1, []byte("not json"), p1); !errors.Is(err, ErrNotIncluded) {
 		t.Errorf("garbage: got %v, want ErrNotIncluded", err)
+	}
+}
+
+// TestDocsExample checks the worked example in docs/LOG.md.
+func TestDocsExample(t *testing.T) {
+	const vkey = "toolgate-log+cce7b894+ARl/ayPhbIUyxqvIOPrNXqeJvgx2spIDNAOb+os9No1h"
+	note := "go.sum database tree\n3\nFaeAyGKD1CyME604W/lnlPK2G+zyLO/wjQJV4FUch48=\n\n" +
+		"— toolgate-log zOe4lBY6APfa7jjkAziHcyTIOqVddujcrREVA5WUNBLDTxQi4lr/errCO/3NRvLuQ4N0ufHn9nNQ8x4wMcuvTDC5Bgg=\n"
+	cp, err := OpenCheckpoint([]byte(note), vkey)
+	if err != nil || cp.N != 3 {
+		t.Fatalf("checkpoint: %+v %v", cp, err)
+	}
+	var proof []Hash
+	for _, s := range []string{"xyYUY+vXdvRlC20P6ULZzDjJJdkPd9RAq2341d0ljF8=", "8Ty7nyXnt1r+c8Un/Kh3TEL2x54Lbszs0C0Vby1Pm9Q="} {
+		h, err := sumtlog.ParseHash(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof = append(proof, h)
+	}
+	if got := RecordHash([]byte(`{"b":2}`)).String(); got != "KSfOQrL6ED1XL7xynBk9C09BKMw1NbdpyCPAm5sa7go=" {
+		t.Errorf("leaf hash: got %s", got)
+	}
+	if err := VerifyInclusion(cp.Tree, 1, []byte(`{"b":2}`), proof); err != nil {
+		t.Errorf("inclusion: %v", err)
 	}
 }
