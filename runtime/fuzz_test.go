@@ -49,3 +49,29 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadMetered is FuzzLoad on a metering runtime: the fuel instrumenter sees the bytes after checkBounds and
+// before wazero, and what it accepts runs against a budget.
+func FuzzLoadMetered(f *testing.F) {
+	addWATSeeds(f)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ctx := context.Background()
+		r := meteredRuntime(t, EngineNative)
+		info, err := r.Load(ctx, b)
+		if err != nil {
+			var me *ModuleError
+			if !errors.As(err, &me) || !errors.Is(err, ErrInvalidModule) {
+				t.Fatalf("Load: got %v, want a *ModuleError", err)
+			}
+			return
+		}
+		if info.ABI == "" {
+			return
+		}
+		_, err = r.Invoke(ctx, Call{Module: info.Digest,
+			Limits: Limits{Fuel: 1_000_000, MemoryBytes: 4 << 20, Timeout: 50 * time.Millisecond}})
+		if err != nil && !errors.Is(err, ErrUnknownEntry) {
+			t.Fatalf("Invoke: %v", err)
+		}
+	})
+}

@@ -370,6 +370,9 @@ func (i ModuleInfo) clone() ModuleInfo {
 
 // compile fills m from wasm, whose size and header Load has checked.
 func (r *Runtime) compile(ctx context.Context, m *module, digest string, wasm []byte) error {
+	if err := checkBounds(wasm); err != nil {
+		return invalid("malformed module: "+err.Error(), err)
+	}
 	wasm = bytes.Clone(wasm) // wazero may keep slices of it; the caller may reuse its buffer
 	if r.cfg.Transform != nil {
 		t, err := r.cfg.Transform(wasm)
