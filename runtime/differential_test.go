@@ -6,9 +6,14 @@ import (
 	"embed"
 	"encoding/binary"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +231,8 @@ func TestDifferential_WAT(t *testing.T) {
 			limits: Limits{MaxInputBytes: 1 << 20, MaxOutputBytes: 1 << 20}},
 		{name: "echo/input over the cap", module: wat("echo"), input: []byte(big), limits: Limits{MaxInputBytes: 99}},
 		{name: "echo/output over the cap", module: wat("echo"), input: []byte(big), limits: Limits{MaxOutputBytes: 99}},
+		// The Extism Go SDK by itself hands the guest an empty input here (its kernel cannot allocate it); the
+		// extism-sdk engine catches that through the memory limiter, the native engine refuses the input itself.
 		{name: "echo/input larger than memory", module: wat("echo"), input: bytes.Repeat([]byte("y"), 2<<20),
 			limits: Limits{MemoryBytes: 2 << 20, MaxInputBytes: 4 << 20, MaxOutputBytes: 4 << 20}},
 		{name: "fail", module: wat("fail")},
@@ -433,4 +440,63 @@ func TestNativeEnv_Table(t *testing.T) {
 			t.Errorf("%s: not implemented", n)
 		}
 	}
+}
+
+// TestDifferential_HTTPRedirect: a granted host that redirects to a host the version does not grant. The native
+// engine follows the redirect only through the door, which refuses the second hop (never dialed) and records both;
+// the guest gets the door's 403. The Extism Go SDK would follow it anywhere with http.DefaultClient: the reference
+// engine therefore refuses every request, and the guest traps (recorded difference).
+func TestDifferential_HTTPRedirect(t *testing.T) {
+	var otherHits sync.Map
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherHits.Store(r.URL.Path, true)
+	}))
+	defer other.Close()
+	granted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://localhost:"+portOf(t, other.URL)+"/stolen", http.StatusFound)
+	}))
+	defer granted.Close()
+	door, err := host.NewDoor(host.DoorConfig{AllowPrivateEgress: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer door.Close()
+	ctx := context.Background()
+	native, err := New(ctx, Config{CacheDir: testCacheDir, Door: door})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer native.Close(ctx)
+	port, _ := strconv.Atoi(portOf(t, granted.URL))
+	call := Call{Input: []byte("http " + granted.URL + "/start"), Limits: Limits{Timeout: time.Minute},
+		Policy: host.Policy{MaxRequests: 4, HTTP: []host.HTTPGrant{{Host: "127.0.0.1", Scheme: "http", Ports: []int{port}}},
+			Secrets: []host.SecretGrant{{Name: "TOKEN", Hosts: []string{"127.0.0.1"}}}},
+		Secrets: host.SecretMap{"TOKEN": []byte("s3cret-value")}}
+	wasm := builtModule("conformance-wat")(t)
+
+	res := invokeOn(t, native, wasm, call)
+	if res.Status != receipts.StatusOK || !strings.HasPrefix(string(res.Output), "403\n") {
+		t.Errorf("native: got %s %q %q, want the door's 403", res.Status, res.Error, short(res.Output))
+	}
+	if len(res.HTTP) != 2 || res.HTTP[0].Status != http.StatusFound || res.HTTP[0].Decision != host.DecisionAllowed ||
+		res.HTTP[1].Decision != host.DecisionDenied || res.HTTP[1].Host != "localhost" {
+		t.Errorf("native http lines: got %+v, want the 302 allowed and the hop to localhost denied", res.HTTP)
+	}
+	sdk := invokeOn(t, sdkRuntime(t), wasm, call)
+	if sdk.Status != receipts.StatusTrap || !strings.Contains(sdk.Error, "denied") {
+		t.Errorf("sdk: got %s %q, want a trap for the denial", sdk.Status, sdk.Error)
+	}
+	otherHits.Range(func(k, _ any) bool {
+		t.Errorf("the ungranted host was reached: %v", k)
+		return true
+	})
+}
+
+func portOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Port()
 }
