@@ -13,7 +13,7 @@
 #   4. cmd/benchreport: medians, ratios to raw wazero and the tables, into docs/BENCHMARKS.md.
 #
 # Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], GC_GOGC [800], LOAD_ROUNDS [3], LOAD_DURATION [5s],
-# LOAD_REQUESTS [20000], LOAD_CONCURRENCY [8,32], LOAD_TOOLS [echo,hello], REPORT [docs/BENCHMARKS.md],
+# LOAD_REQUESTS [20000], LOAD_CONCURRENCY [1,8,64], LOAD_TOOLS [echo,hello], REPORT [docs/BENCHMARKS.md],
 # PEERS [1; 0 skips the peer comparison], and bench/peers/run.sh's PEERS_ROUNDS [7], PEERS_COUNT [2], PEERS_BENCHTIME [100ms].
 # Raw outputs are kept in bench/out/ (gitignored).
 set -euo pipefail
@@ -25,7 +25,7 @@ GC_GOGC=${GC_GOGC:-800}
 LOAD_ROUNDS=${LOAD_ROUNDS:-3}
 LOAD_DURATION=${LOAD_DURATION:-5s}
 LOAD_REQUESTS=${LOAD_REQUESTS:-20000}
-LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-8,32}
+LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-1,8,64}
 LOAD_TOOLS=${LOAD_TOOLS:-echo,hello}
 REPORT=${REPORT:-docs/BENCHMARKS.md}
 PEERS=${PEERS:-1}
