@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,43 +21,8 @@ import (
 // startMetered is start with a metering runtime, as `toolgate serve` runs, and room for Go modules.
 func startMetered(t *testing.T) *harness {
 	t.Helper()
-	dir := t.TempDir()
-	ctx := context.Background()
-	store, err := tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(dir, "cache"), Metering: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := server.EnsureAdminKey(ctx, store, dir, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: store, Keys: store, Receipts: store, Runtime: rt,
-		MaxModuleBytes: 32 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		rt.Close(ctx)
-		store.Close()
-	})
-	h := &harness{url: "http://" + ln.Addr().String(), store: store, token: strings.TrimSpace(string(tok))}
-	h.c = client.New(h.url, h.token, nil)
-	return h
+	return serve(t, t.TempDir(), runtime.Config{Metering: true}, server.Config{MaxModuleBytes: 32 << 20},
+		tgbadger.Options{})
 }
 
 // runtimeFixture reads one of the runtime package's test modules.

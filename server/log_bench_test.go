@@ -2,12 +2,8 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	goruntime "runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -32,39 +28,10 @@ func cpuTime() time.Duration {
 // returns a client with a connection pool big enough for every caller.
 func benchServer(b *testing.B, noReceipts bool) *client.Client {
 	b.Helper()
-	dir := b.TempDir()
 	ctx := context.Background()
-	store, err := tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(dir, "cache")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := server.EnsureAdminKey(ctx, store, dir, time.Now()); err != nil {
-		b.Fatal(err)
-	}
-	tok, _ := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
-	srv, err := server.New(server.Config{Store: store, Keys: store, Receipts: store, Runtime: rt,
-		NoReceipts: noReceipts})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		rt.Close(ctx)
-		store.Close()
-	})
+	h := serve(b, b.TempDir(), runtime.Config{}, server.Config{NoReceipts: noReceipts}, tgbadger.Options{})
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
-	c := client.New("http://"+ln.Addr().String(), strings.TrimSpace(string(tok)), hc)
+	c := client.New(h.url, h.token, hc)
 	m, _, err := c.PushModule(ctx, plugins.WAT("echo"))
 	if err != nil {
 		b.Fatal(err)

@@ -61,13 +61,8 @@ type secretsHarness struct {
 func startSecrets(t *testing.T) *secretsHarness {
 	t.Helper()
 	dir := t.TempDir()
-	ctx := context.Background()
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store, err := tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
 	master, _, err := seal.LoadMaster(dir, "", "")
 	if err != nil {
 		t.Fatal(err)
@@ -76,37 +71,9 @@ func startSecrets(t *testing.T) *secretsHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(dir, "cache"), Door: door})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := server.EnsureAdminKey(ctx, store, dir, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: store, Keys: store, Receipts: store, Runtime: rt,
-		MaxModuleBytes: 8 << 20, Logger: log, MasterKey: master})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		rt.Close(ctx)
-		door.Close()
-		store.Close()
-	})
-	h := &harness{url: "http://" + ln.Addr().String(), token: strings.TrimSpace(string(tok)), store: store}
-	h.c = client.New(h.url, h.token, nil)
+	t.Cleanup(func() { door.Close() })
+	h := serve(t, dir, runtime.Config{Door: door},
+		server.Config{MaxModuleBytes: 8 << 20, Logger: log, MasterKey: master}, tgbadger.Options{Logger: log})
 	return &secretsHarness{harness: h, dir: dir, log: logs}
 }
 

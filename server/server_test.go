@@ -31,34 +31,42 @@ type harness struct {
 
 func start(t *testing.T) *harness {
 	t.Helper()
-	dir := t.TempDir()
+	return serve(t, t.TempDir(), runtime.Config{}, server.Config{MaxModuleBytes: 1 << 20}, tgbadger.Options{})
+}
+
+// serve starts a real server on a loopback port over a Badger store in dir/db, with an admin key. rc and sc are
+// the runtime's and the server's configuration; serve fills in the compilation cache, the stores and the
+// runtime. Everything is closed when the test ends.
+func serve(tb testing.TB, dir string, rc runtime.Config, sc server.Config, so tgbadger.Options) *harness {
+	tb.Helper()
 	ctx := context.Background()
-	store, err := tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{})
+	store, err := tgbadger.Open(filepath.Join(dir, "db"), so)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: filepath.Join(dir, "cache")})
+	rc.CacheDir = filepath.Join(dir, "cache")
+	rt, err := runtime.New(ctx, rc)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if _, err := server.EnsureAdminKey(ctx, store, dir, time.Now()); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	tok, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: store, Keys: store, Receipts: store, Runtime: rt,
-		MaxModuleBytes: 1 << 20})
+	sc.Store, sc.Keys, sc.Receipts, sc.Runtime = store, store, store, rt
+	srv, err := server.New(sc)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	go srv.Serve(ln)
-	t.Cleanup(func() {
+	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
