@@ -3,12 +3,17 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"os"
 	goruntime "runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/toolgate/toolgate/plugins"
+	"github.com/toolgate/toolgate/plugins/pluginstest"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
 	"github.com/toolgate/toolgate/runtime"
 	"github.com/toolgate/toolgate/sdk/client"
@@ -24,15 +29,15 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchServer starts a server over a Badger store in a temporary directory, with the echo tool published, and
-// returns a client with a connection pool big enough for every caller.
-func benchServer(b *testing.B, noReceipts bool) *client.Client {
+// benchServer starts a server over a Badger store in a temporary directory, with wasm published as tool echo,
+// and returns a client with a connection pool big enough for every caller.
+func benchServer(b testing.TB, noReceipts bool, wasm []byte) *client.Client {
 	b.Helper()
 	ctx := context.Background()
 	h := serve(b, b.TempDir(), runtime.Config{}, server.Config{NoReceipts: noReceipts}, tgbadger.Options{})
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
 	c := client.New(h.url, h.token, hc)
-	m, _, err := c.PushModule(ctx, plugins.WAT("echo"))
+	m, _, err := c.PushModule(ctx, wasm)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +57,7 @@ func benchServer(b *testing.B, noReceipts bool) *client.Client {
 func BenchmarkInvokeReceipts(b *testing.B) {
 	for _, mode := range []string{"off", "log"} {
 		b.Run("receipts="+mode, func(b *testing.B) {
-			c := benchServer(b, mode == "off")
+			c := benchServer(b, mode == "off", plugins.WAT("echo"))
 			ctx := context.Background()
 			input := []byte(`{"order_id":42}`)
 			for range 64 { // warm the connection pool and the compiled module
@@ -90,4 +95,67 @@ func BenchmarkInvokeReceipts(b *testing.B) {
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/invoke")
 		})
 	}
+}
+
+// TestReceiptsOverhead measures what BenchmarkInvokeReceipts does, but interleaved: a server with receipts off
+// and one with the log run side by side in one process, and 64 callers drive one, then the other, in alternating
+// one-second phases, so that load from elsewhere on the machine falls on both alike. It reports invokes/s and CPU
+// per call for each. It runs only with TOOLGATE_BENCH_RECEIPTS=<phases per mode>; the tool is wat/echo, or with
+// TOOLGATE_BENCH_TOOL=hello the Go hello tool (plugins/build/hello.wasm). For example:
+//
+//	TOOLGATE_BENCH_RECEIPTS=20 go test -run TestReceiptsOverhead -v ./server/
+func TestReceiptsOverhead(t *testing.T) {
+	phases, _ := strconv.Atoi(os.Getenv("TOOLGATE_BENCH_RECEIPTS"))
+	if phases <= 0 {
+		t.Skip("set TOOLGATE_BENCH_RECEIPTS=<phases> to measure")
+	}
+	wasm, input := plugins.WAT("echo"), []byte(`{"order_id":42}`)
+	if os.Getenv("TOOLGATE_BENCH_TOOL") == "hello" {
+		wasm, input = pluginstest.Built(t, "hello"), []byte(`{"name":"Ada"}`)
+	}
+	clients := map[string]*client.Client{}
+	for _, mode := range []string{"off", "log"} {
+		clients[mode] = benchServer(t, mode == "off", wasm)
+	}
+	ctx := context.Background()
+	type total struct {
+		calls int64
+		wall  time.Duration
+		cpu   time.Duration
+	}
+	totals := map[string]*total{"off": {}, "log": {}}
+	for i := range 2 * phases {
+		mode := []string{"off", "log"}[i%2]
+		c := clients[mode]
+		var n atomic.Int64
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(time.Second)
+		start, cpu0 := time.Now(), cpuTime()
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Now().Before(deadline) {
+					if _, err := c.Invoke(ctx, "echo", input, client.InvokeOptions{}); err != nil {
+						t.Error(err)
+						return
+					}
+					n.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		tt := totals[mode]
+		tt.calls += n.Load()
+		tt.wall += time.Since(start)
+		tt.cpu += cpuTime() - cpu0
+	}
+	for _, mode := range []string{"off", "log"} {
+		tt := totals[mode]
+		t.Logf("receipts=%s: %.0f invokes/s, %.1f cpu-µs/invoke", mode, float64(tt.calls)/tt.wall.Seconds(),
+			float64(tt.cpu.Microseconds())/float64(tt.calls))
+	}
+	off, on := totals["off"], totals["log"]
+	t.Logf("the log costs %.1f%% of throughput",
+		100*(1-(float64(on.calls)/on.wall.Seconds())/(float64(off.calls)/off.wall.Seconds())))
 }
