@@ -238,7 +238,7 @@ func TestLEB(t *testing.T) {
 // TestFixturesInSync regenerates the kernels with wat2wasm, when it is installed, and compares.
 func TestFixturesInSync(t *testing.T) {
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		t.Skip("wat2wasm not installed")
+		missing(t, "wat2wasm not installed")
 	}
 	wats, _ := filepath.Glob("testdata/kernels/*.wat")
 	for _, w := range wats {

@@ -38,7 +38,7 @@ func goGuest(t testing.TB) []byte {
 	cmd := exec.Command("go", "build", "-o", tmp, "./testdata/goguest")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("cannot build the Go guest: %v\n%s", err, out)
+		missing(t, "cannot build the Go guest: %v\n%s", err, out)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
