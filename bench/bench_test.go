@@ -12,6 +12,7 @@ import (
 
 	"github.com/toolgate/toolgate/plugins"
 	"github.com/toolgate/toolgate/plugins/pluginstest"
+	"github.com/toolgate/toolgate/runtime"
 	"github.com/toolgate/toolgate/sdk/client"
 )
 
@@ -127,37 +128,55 @@ func TestNew_UnknownSubject(t *testing.T) {
 	}
 }
 
-// TestLoad starts the real server, publishes echo and runs a short load against it, as cmd/loadgen does.
+// TestLoad starts the real server on each engine, publishes echo and runs a short load against it, as
+// cmd/loadgen does.
 func TestLoad(t *testing.T) {
-	ctx := context.Background()
-	srv, err := StartServer(ctx, t.TempDir(), cacheDir, nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ name, engine, want string }{
+		{"default", "", runtime.EngineNative},
+		{runtime.EngineNative, runtime.EngineNative, runtime.EngineNative},
+		{runtime.EngineExtismSDK, runtime.EngineExtismSDK, runtime.EngineExtismSDK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			srv, err := StartServer(ctx, t.TempDir(), ServerOptions{Engine: tc.engine, CacheDir: cacheDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := srv.Close(ctx); err != nil {
+					t.Error(err)
+				}
+			}()
+			if srv.Engine != tc.want {
+				t.Errorf("engine: got %q, want %q", srv.Engine, tc.want)
+			}
+			c := srv.Client(4)
+			if err := Publish(ctx, c, "echo", "1.0.0", plugins.WAT("echo")); err != nil {
+				t.Fatal(err)
+			}
+			res, err := Load(ctx, LoadOptions{Client: c, Tool: "echo", Input: Input, Want: Input, Concurrency: 4,
+				Requests: 40, Duration: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests != 40 || res.Errors != 0 || res.P50 <= 0 || res.P99 < res.P50 || res.RPS <= 0 {
+				t.Errorf("got %+v, want 40 requests, no errors and sane latencies", res)
+			}
+			// Receipts are on: the last call's receipt is stored.
+			ir, err := c.Invoke(ctx, "echo", Input, client.InvokeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Receipt(ctx, ir.Receipt); err != nil {
+				t.Errorf("receipt[%s]: %v", ir.Receipt, err)
+			}
+		})
 	}
-	defer func() {
-		if err := srv.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
-	c := srv.Client(4)
-	if err := Publish(ctx, c, "echo", "1.0.0", plugins.WAT("echo")); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Load(ctx, LoadOptions{Client: c, Tool: "echo", Input: Input, Want: Input, Concurrency: 4,
-		Requests: 40, Duration: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Requests != 40 || res.Errors != 0 || res.P50 <= 0 || res.P99 < res.P50 || res.RPS <= 0 {
-		t.Errorf("got %+v, want 40 requests, no errors and sane latencies", res)
-	}
-	// Receipts are on: the last call's receipt is stored.
-	ir, err := c.Invoke(ctx, "echo", Input, client.InvokeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Receipt(ctx, ir.Receipt); err != nil {
-		t.Errorf("receipt[%s]: %v", ir.Receipt, err)
+}
+
+func TestStartServer_UnknownEngine(t *testing.T) {
+	if _, err := StartServer(context.Background(), t.TempDir(), ServerOptions{Engine: "wasmtime"}); err == nil {
+		t.Error("got no error for an unknown engine, want one")
 	}
 }
 

@@ -23,8 +23,9 @@ import (
 // runtime with its compilation cache in one data directory, the admin key from server.EnsureAdminKey,
 // server.New, and Serve on 127.0.0.1 at a free port. Every invoke writes its receipt durably before answering.
 type Server struct {
-	URL   string // "http://127.0.0.1:<port>"
-	Token string // the admin token
+	URL    string // "http://127.0.0.1:<port>"
+	Token  string // the admin token
+	Engine string // the runtime's Extism ABI engine: runtime.EngineNative or runtime.EngineExtismSDK
 
 	srv   *server.Server
 	rt    *runtime.Runtime
@@ -32,10 +33,21 @@ type Server struct {
 	done  chan error
 }
 
-// StartServer starts a Server on data directory dir (created if needed). cacheDir, if not "", is the runtime's
-// compilation cache instead of dir/cache. logger receives the server's logs; nil sends warnings and errors to
-// stderr.
-func StartServer(ctx context.Context, dir, cacheDir string, logger *slog.Logger) (*Server, error) {
+// ServerOptions configure StartServer. The zero value is the server as `toolgate serve` runs it.
+type ServerOptions struct {
+	// Engine is the runtime's Extism ABI engine (runtime.Config.Engine): runtime.EngineNative or
+	// runtime.EngineExtismSDK. Defaults to "": runtime.EngineNative, the engine `toolgate serve` runs.
+	Engine string
+	// CacheDir is the runtime's compilation cache directory. Defaults to "": <dir>/cache.
+	CacheDir string
+	// Logger receives the server's logs. Defaults to nil: warnings and errors go to stderr.
+	Logger *slog.Logger
+}
+
+// StartServer starts a Server on data directory dir (created if needed), with fuel metering on
+// (runtime.Config.Metering) and the Extism ABI engine o.Engine: the native engine unless o says otherwise.
+func StartServer(ctx context.Context, dir string, o ServerOptions) (*Server, error) {
+	logger, cacheDir := o.Logger, o.CacheDir
 	if logger == nil {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
@@ -50,8 +62,11 @@ func StartServer(ctx context.Context, dir, cacheDir string, logger *slog.Logger)
 	if s.store, err = tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{}); err != nil {
 		return nil, fmt.Errorf("bench: open store: %w", err)
 	}
-	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: cacheDir, Metering: true}); err != nil {
+	if s.rt, err = runtime.New(ctx, runtime.Config{CacheDir: cacheDir, Engine: o.Engine, Metering: true}); err != nil {
 		return nil, errors.Join(fmt.Errorf("bench: start runtime: %w", err), s.store.Close())
+	}
+	if s.Engine = o.Engine; s.Engine == "" {
+		s.Engine = runtime.EngineNative
 	}
 	fail := func(err error) (*Server, error) {
 		return nil, errors.Join(fmt.Errorf("bench: start server: %w", err), s.rt.Close(ctx), s.store.Close())
