@@ -1,6 +1,7 @@
 // Command benchreport turns the raw output of bench/run.sh — `go test -bench` lines from several rounds and
 // cmd/loadgen's JSON lines — into docs/BENCHMARKS.md: machine facts, the commands, medians over the rounds with
-// ratios to raw wazero, the HTTP table and notes on what dominates each cost.
+// ratios to raw wazero, the HTTP table by engine with the native engine and the Extism SDK side by side, and notes
+// on what dominates each cost.
 //
 //	go run ./bench/cmd/benchreport -bench bench/out/bench.txt -load bench/out/load.jsonl \
 //	    -commands bench/out/commands.txt -out docs/BENCHMARKS.md
@@ -8,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -219,6 +221,7 @@ func (br *benchResults) cpu(subject, cs string) stat {
 // loadRun is one cmd/loadgen line.
 type loadRun struct {
 	Round         int     `json:"round"`
+	Engine        string  `json:"engine"` // "" in files written before loadgen ran more than one engine: native
 	Tool          string  `json:"tool"`
 	Concurrency   int     `json:"concurrency"`
 	Requests      int     `json:"requests"`
@@ -244,6 +247,9 @@ func parseLoad(r io.Reader) ([]loadRun, error) {
 			break
 		} else if err != nil {
 			return nil, err
+		}
+		if lr.Engine == "" {
+			lr.Engine = engineNative
 		}
 		runs = append(runs, lr)
 	}
@@ -436,82 +442,181 @@ func write(w *strings.Builder, m machine, commands string, br, gc *benchResults,
 		}
 	}
 
-	p("\n## Invocations per second over HTTP (loopback, receipts on)\n\n")
-	p("`bench/cmd/loadgen`: the real server in-process — Badger store in a temporary directory, runtime with its ")
-	p("compilation cache, admin key from `server.EnsureAdminKey`, `server.New` + `Serve` on `127.0.0.1:0` — with ")
-	p("the tool published as `{\"module\": digest}` (default limits) and pinned; then N workers, each with one ")
-	p("request in flight through `sdk/client` (keep-alive, one connection per worker), each run bounded by ")
-	p("requests and time. Every 200 carries a receipt that Badger has synced to disk (`SyncWrites`, commits batched ")
-	p("across concurrent requests). The load generator shares the process and the 2 cores with the server. Medians ")
-	p("over the rounds (runs interleaved: each round runs every tool at every concurrency); latency is per request ")
-	p("as the client sees it; CPU/request is the process's user+system time over successful requests (server and ")
-	p("client together); cores is that CPU time over wall time.\n\n")
-	p("| tool | concurrency | req/s (median) | range | p50 | p99 | CPU/request | cores | requests | errors |\n")
-	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	type key struct {
-		tool string
-		c    int
-	}
-	var keys []key
-	byKey := map[key][]loadRun{}
+	g := groupLoad(runs)
+	writeLoad(p, g)
+	writeNotes(p, br, gc, gogc, g)
+}
+
+// The Extism ABI engines cmd/loadgen runs (runtime.EngineNative, runtime.EngineExtismSDK); a line without an
+// engine predates the field and was measured on the native engine.
+const (
+	engineNative = "native"
+	engineSDK    = "extism-sdk"
+)
+
+var engineText = map[string]string{
+	engineNative: "`runtime.EngineNative`, the default and what `toolgate serve` runs: Toolgate's own Extism ABI on wazero, host functions in Go over a per-call arena, no kernel module",
+	engineSDK:    "`runtime.EngineExtismSDK`, the Extism Go SDK v1.7.1, the reference the native engine is tested against: it instantiates its Wasm kernel (16 pages, 1 MiB zeroed) beside the guest in every call, and it refuses all outbound HTTP (it cannot send through the network door) — neither tool makes a request, so both engines run the same calls",
+}
+
+// loadKey is one row of the HTTP table.
+type loadKey struct {
+	engine, tool string
+	c            int
+}
+
+// loadGroups are the load runs by engine, tool and concurrency. keys are in the order the rows are written: by
+// engine, then tool, then concurrency, each in the order first seen.
+type loadGroups struct {
+	keys    []loadKey
+	engines []string
+	tools   []string
+	runs    map[loadKey][]loadRun
+}
+
+func groupLoad(runs []loadRun) loadGroups {
+	g := loadGroups{runs: map[loadKey][]loadRun{}}
+	var levels []int
 	for _, r := range runs {
-		k := key{r.Tool, r.Concurrency}
-		if _, ok := byKey[k]; !ok {
-			keys = append(keys, k)
+		k := loadKey{r.Engine, r.Tool, r.Concurrency}
+		if _, ok := g.runs[k]; !ok {
+			g.keys = append(g.keys, k)
 		}
-		byKey[k] = append(byKey[k], r)
-	}
-	col := func(rs []loadRun, f func(loadRun) float64) stat {
-		var xs []float64
-		for _, r := range rs {
-			xs = append(xs, f(r))
+		g.runs[k] = append(g.runs[k], r)
+		if !slices.Contains(g.engines, r.Engine) {
+			g.engines = append(g.engines, r.Engine)
 		}
-		return statOf(xs)
+		if !slices.Contains(g.tools, r.Tool) {
+			g.tools = append(g.tools, r.Tool)
+		}
+		if !slices.Contains(levels, r.Concurrency) {
+			levels = append(levels, r.Concurrency)
+		}
 	}
+	slices.SortStableFunc(g.keys, func(a, b loadKey) int {
+		return cmp.Or(cmp.Compare(slices.Index(g.engines, a.engine), slices.Index(g.engines, b.engine)),
+			cmp.Compare(slices.Index(g.tools, a.tool), slices.Index(g.tools, b.tool)),
+			cmp.Compare(slices.Index(levels, a.c), slices.Index(levels, b.c)))
+	})
+	return g
+}
+
+// med is the median and range over the rounds of f of k's runs; NaN when there are none.
+func (g loadGroups) med(k loadKey, f func(loadRun) float64) stat {
+	var xs []float64
+	for _, r := range g.runs[k] {
+		xs = append(xs, f(r))
+	}
+	return statOf(xs)
+}
+
+// levels returns the lowest and highest concurrency at which tool ran on every one of engines; ok is false
+// when there is none.
+func (g loadGroups) levels(tool string, engines ...string) (lo, hi int, ok bool) {
+	for _, k := range g.keys {
+		if k.tool != tool || k.engine != engines[0] {
+			continue
+		}
+		all := true
+		for _, e := range engines[1:] {
+			_, has := g.runs[loadKey{e, tool, k.c}]
+			all = all && has
+		}
+		if !all {
+			continue
+		}
+		if !ok {
+			lo, hi, ok = k.c, k.c, true
+		}
+		lo, hi = min(lo, k.c), max(hi, k.c)
+	}
+	return lo, hi, ok
+}
+
+// cpuAtLowest returns the median CPU per request of each tool on engine at its lowest concurrency.
+func (g loadGroups) cpuAtLowest(engine string) map[string]float64 {
+	out := map[string]float64{}
+	for _, tool := range g.tools {
+		if lo, _, ok := g.levels(tool, engine); ok {
+			out[tool] = g.med(loadKey{engine, tool, lo}, func(r loadRun) float64 { return r.CPUPerRequest }).med
+		}
+	}
+	return out
+}
+
+func writeLoad(p func(string, ...any), g loadGroups) {
+	p("\n## Invocations per second over HTTP (loopback, receipts on)\n\n")
+	p("`bench/cmd/loadgen`: the real server in-process, one per Extism ABI engine — each with its Badger store in ")
+	p("its own temporary directory, a runtime with fuel metering on and its compilation cache, admin key from ")
+	p("`server.EnsureAdminKey`, `server.New` + `Serve` on `127.0.0.1:0` — with the tool published as ")
+	p("`{\"module\": digest}` (default limits) and pinned; then N workers, each with one request in flight through ")
+	p("`sdk/client` (keep-alive, one connection per worker), each run bounded by requests and time. Every 200 ")
+	p("carries a receipt that Badger has synced to disk (`SyncWrites`, commits batched across concurrent requests). ")
+	p("The load generator shares the process and the 2 cores with the servers, which are all up for the whole run.\n\n")
+	p("Engines:\n\n")
+	for _, e := range g.engines {
+		p("- **%s**: %s.\n", e, engineText[e])
+	}
+	p("\nMedians over the rounds (runs interleaved: each round runs every tool at every concurrency on every engine, ")
+	p("the engines back to back, so that noise from neighbours hits them alike); latency is per request as the ")
+	p("client sees it; CPU/request is the process's user+system time over successful requests (server and client ")
+	p("together); cores is that CPU time over wall time.\n\n")
+	p("| engine | tool | concurrency | req/s (median) | range | p50 | p99 | CPU/request | cores | requests | errors |\n")
+	p("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	var firstErrs []string
-	for _, k := range keys {
-		rs := byKey[k]
-		rps := col(rs, func(r loadRun) float64 { return r.RPS })
+	for _, k := range g.keys {
+		rs := g.runs[k]
+		rps := g.med(k, func(r loadRun) float64 { return r.RPS })
 		n, e := 0, 0
 		for _, r := range rs {
 			n += r.Requests
 			e += r.Errors
 			if r.FirstError != "" {
-				firstErrs = append(firstErrs, fmt.Sprintf("%s c=%d round %d: %s", r.Tool, r.Concurrency, r.Round, r.FirstError))
+				firstErrs = append(firstErrs, fmt.Sprintf("%s %s c=%d round %d: %s", r.Engine, r.Tool, r.Concurrency,
+					r.Round, r.FirstError))
 			}
 		}
-		p("| %s | %d | **%.0f** | %.0f – %.0f | %s | %s | %s | %.2f | %d in %d runs | %d |\n", k.tool, k.c, rps.med, rps.lo,
-			rps.hi, dur(col(rs, func(r loadRun) float64 { return r.P50 }).med),
-			dur(col(rs, func(r loadRun) float64 { return r.P99 }).med),
-			dur(col(rs, func(r loadRun) float64 { return r.CPUPerRequest }).med),
-			col(rs, func(r loadRun) float64 { return r.CPUCores }).med, n, len(rs), e)
+		p("| %s | %s | %d | **%.0f** | %.0f – %.0f | %s | %s | %s | %.2f | %d in %d runs | %d |\n", k.engine, k.tool,
+			k.c, rps.med, rps.lo, rps.hi, dur(g.med(k, func(r loadRun) float64 { return r.P50 }).med),
+			dur(g.med(k, func(r loadRun) float64 { return r.P99 }).med),
+			dur(g.med(k, func(r loadRun) float64 { return r.CPUPerRequest }).med),
+			g.med(k, func(r loadRun) float64 { return r.CPUCores }).med, n, len(rs), e)
 	}
 	for _, e := range firstErrs {
 		p("\nError: %s\n", e)
 	}
-
-	writeNotes(p, br, gc, gogc, byKeyCPU(runs))
+	writeEngines(p, g)
 }
 
-// byKeyCPU returns the median CPU per request of each tool at its lowest concurrency.
-func byKeyCPU(runs []loadRun) map[string]float64 {
-	low := map[string]int{}
-	for _, r := range runs {
-		if c, ok := low[r.Tool]; !ok || r.Concurrency < c {
-			low[r.Tool] = r.Concurrency
+// writeEngines puts the two engines side by side on issue 4's figures: latency of sequential requests (the lowest
+// concurrency measured, 1 in bench/run.sh) and throughput at the highest (64). It writes nothing unless both
+// engines ran.
+func writeEngines(p func(string, ...any), g loadGroups) {
+	if !slices.Contains(g.engines, engineNative) || !slices.Contains(g.engines, engineSDK) {
+		return
+	}
+	p("\n### The native engine against the Extism SDK\n\n")
+	p("Issue 4's figures, medians from the table above: p50 and p99 of sequential requests (the lowest concurrency) ")
+	p("and req/s at the highest. Both ratios read the same way: above 1× the native engine is ahead — its latency ")
+	p("is that many times lower, its throughput that many times higher.\n\n")
+	p("| tool | latency at concurrency | p50 native | p50 extism-sdk | p50 extism-sdk ÷ native | p99 native | ")
+	p("p99 extism-sdk | p99 extism-sdk ÷ native | req/s at concurrency | req/s native | req/s extism-sdk | ")
+	p("req/s native ÷ extism-sdk |\n")
+	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, tool := range g.tools {
+		lo, hi, ok := g.levels(tool, engineNative, engineSDK)
+		if !ok {
+			continue
 		}
+		at := func(e string, c int, f func(loadRun) float64) float64 { return g.med(loadKey{e, tool, c}, f).med }
+		p50 := func(r loadRun) float64 { return r.P50 }
+		p99 := func(r loadRun) float64 { return r.P99 }
+		rps := func(r loadRun) float64 { return r.RPS }
+		p("| %s | %d | %s | %s | **%s** | %s | %s | **%s** | %d | %.0f | %.0f | **%s** |\n", tool, lo,
+			dur(at(engineNative, lo, p50)), dur(at(engineSDK, lo, p50)), ratio(at(engineSDK, lo, p50), at(engineNative, lo, p50)),
+			dur(at(engineNative, lo, p99)), dur(at(engineSDK, lo, p99)), ratio(at(engineSDK, lo, p99), at(engineNative, lo, p99)),
+			hi, at(engineNative, hi, rps), at(engineSDK, hi, rps), ratio(at(engineNative, hi, rps), at(engineSDK, hi, rps)))
 	}
-	xs := map[string][]float64{}
-	for _, r := range runs {
-		if r.Concurrency == low[r.Tool] {
-			xs[r.Tool] = append(xs[r.Tool], r.CPUPerRequest)
-		}
-	}
-	out := map[string]float64{}
-	for t, v := range xs {
-		out[t] = statOf(v).med
-	}
-	return out
 }
 
 func signed(ns float64) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -69,13 +70,93 @@ func TestStatOf(t *testing.T) {
 
 func TestParseLoad(t *testing.T) {
 	in := `{"round":1,"tool":"echo","concurrency":8,"requests":10,"errors":0,"elapsed_ns":1e9,"rps":10,"p50_ns":1,"p90_ns":2,"p99_ns":3,"max_ns":4,"cpu_per_request_ns":5,"cpu_cores":0.5}
+{"round":1,"engine":"extism-sdk","tool":"echo","concurrency":8,"requests":10,"errors":0,"elapsed_ns":1e9,"rps":20,"p50_ns":1,"p90_ns":2,"p99_ns":3,"max_ns":4,"cpu_per_request_ns":5,"cpu_cores":0.5}
 `
 	runs, err := parseLoad(strings.NewReader(in))
-	if err != nil || len(runs) != 1 || runs[0].RPS != 10 || runs[0].CPUCores != 0.5 {
+	if err != nil || len(runs) != 2 || runs[0].RPS != 10 || runs[0].CPUCores != 0.5 {
 		t.Fatalf("got %+v, %v", runs, err)
+	}
+	// A line without an engine predates the field: it was measured on the native engine.
+	if got, want := runs[0].Engine+","+runs[1].Engine, "native,extism-sdk"; got != want {
+		t.Errorf("engines: got %s, want %s", got, want)
 	}
 	if _, err := parseLoad(strings.NewReader(`{"round":1,"surprise":true}`)); err == nil {
 		t.Error("got no error for an unknown field, want one")
+	}
+}
+
+// loadLine is one cmd/loadgen JSON line of echo with 100 requests; engine "" leaves the field out, as files
+// written before it did.
+func loadLine(round int, engine string, c int, rps, p50, p99 float64) string {
+	e := ""
+	if engine != "" {
+		e = fmt.Sprintf(`"engine":%q,`, engine)
+	}
+	return fmt.Sprintf(`{"round":%d,%s"tool":"echo","concurrency":%d,"requests":100,"errors":0,"elapsed_ns":1e9,`+
+		`"rps":%g,"p50_ns":%g,"p90_ns":%g,"p99_ns":%g,"max_ns":%g,"cpu_per_request_ns":50000,"cpu_cores":1}`+"\n",
+		round, e, c, rps, p50, p50, p99, p99)
+}
+
+func TestWriteLoad(t *testing.T) {
+	// Three rounds as loadgen writes them: engines back to back for each concurrency, the engine that goes first
+	// turning from round to round; round 1's native lines come from a file without the engine field.
+	in := loadLine(1, "", 1, 1000, 100e3, 200e3) + loadLine(1, "extism-sdk", 1, 500, 210e3, 600e3) +
+		loadLine(1, "", 64, 8000, 5e6, 9e6) + loadLine(1, "extism-sdk", 64, 2000, 20e6, 40e6) +
+		loadLine(2, "extism-sdk", 1, 400, 220e3, 660e3) + loadLine(2, "native", 1, 900, 110e3, 220e3) +
+		loadLine(2, "extism-sdk", 64, 1900, 21e6, 41e6) + loadLine(2, "native", 64, 7000, 6e6, 10e6) +
+		loadLine(3, "native", 1, 1100, 120e3, 240e3) + loadLine(3, "extism-sdk", 1, 600, 230e3, 700e3) +
+		loadLine(3, "native", 64, 9000, 4e6, 8e6) + loadLine(3, "extism-sdk", 64, 2100, 22e6, 42e6)
+	runs, err := parseLoad(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	writeLoad(func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }, groupLoad(runs))
+	got := sb.String()
+
+	// One row per engine, tool and concurrency, medians over that engine's rounds only, native first.
+	rows := []string{
+		"| engine | tool | concurrency | req/s (median) |",
+		"| native | echo | 1 | **1000** | 900 – 1100 | 110 µs | 220 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| native | echo | 64 | **8000** | 7000 – 9000 | 5.00 ms | 9.00 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| extism-sdk | echo | 1 | **500** | 400 – 600 | 220 µs | 660 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| extism-sdk | echo | 64 | **2000** | 1900 – 2100 | 21.0 ms | 41.0 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		// The engines side by side: latency at concurrency 1 (extism-sdk ÷ native), req/s at 64 (native ÷ extism-sdk).
+		"| tool | latency at concurrency | p50 native | p50 extism-sdk | p50 extism-sdk ÷ native |",
+		"| echo | 1 | 110 µs | 220 µs | **2.00×** | 220 µs | 660 µs | **3.00×** | 64 | 8000 | 2000 | **4.00×** |",
+	}
+	at := -1
+	for _, row := range rows {
+		i := strings.Index(got, row)
+		if i < 0 {
+			t.Errorf("got no row %q in\n%s", row, got)
+			continue
+		}
+		if i < at {
+			t.Errorf("row %q: got it before the row above it, want it after", row)
+		}
+		at = i
+	}
+	for _, e := range []string{"**native**", "**extism-sdk**"} {
+		if !strings.Contains(got, e) {
+			t.Errorf("got no description of engine %s", e)
+		}
+	}
+}
+
+func TestWriteLoad_OneEngine(t *testing.T) {
+	runs, err := parseLoad(strings.NewReader(loadLine(1, "", 1, 1000, 100e3, 200e3) + loadLine(1, "", 64, 8000, 5e6, 9e6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	writeLoad(func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }, groupLoad(runs))
+	got := sb.String()
+	if !strings.Contains(got, "| native | echo | 64 | **8000** |") {
+		t.Errorf("got no native row for an old file in\n%s", got)
+	}
+	if strings.Contains(got, "extism-sdk ÷ native") || strings.Contains(got, "**extism-sdk**") {
+		t.Errorf("got the engine comparison with one engine measured, want none:\n%s", got)
 	}
 }
 

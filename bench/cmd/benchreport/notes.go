@@ -8,7 +8,7 @@ import (
 // profiles taken while the benchmarks were written (`go test ./bench -run '^$' -bench
 // 'FreshSandbox/<subject>/<case>' -cpuprofile cpu.prof`, and `loadgen -cpuprofile`), which run.sh does not
 // repeat: rerun them when the code underneath changes.
-func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, cpuPerReq map[string]float64) {
+func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load loadGroups) {
 	med := func(s, c string) float64 { return br.ns(s, c).med }
 	bytes := func(s, c string) float64 { return br.stat(s, c, func(x sample) float64 { return x.bytes }).med }
 	allocs := func(s, c string) float64 { return br.stat(s, c, func(x sample) float64 { return x.allocs }).med }
@@ -71,11 +71,12 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, cpuPe
 	p("what would move hello is a post-`_initialize` snapshot or a memory image instead of per-segment ")
 	p("instantiation (RESEARCH.md, \"Standard-Go guests\").\n")
 
+	cpuPerReq := load.cpuAtLowest(engineNative)
 	if echo, ok := cpuPerReq["echo"]; ok && echo > 0 {
 		inv := cpu("toolgate", "echo")
-		p("- **Over HTTP** (echo: %s of CPU per request at the lowest concurrency, server and load generator ",
+		p("- **Over HTTP** (echo on the native engine: %s of CPU per request at the lowest concurrency, server and ",
 			dur(echo))
-		p("together, against %s of CPU for `runtime.Invoke` alone in the benchmark loop", dur(inv))
+		p("load generator together, against %s of CPU for `runtime.Invoke` alone in the benchmark loop", dur(inv))
 		if gc != nil {
 			p(" and %s with `GOGC=%s`", dur(gc.cpu("toolgate", "echo").med), gogc)
 		}
@@ -92,6 +93,24 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, cpuPe
 		p("amortizes the sync) and the load generator's own `net/http` client in the same process.")
 		if hello, ok := cpuPerReq["hello"]; ok && hello > 0 {
 			p(" hello's %s per request is its sandbox again (%s of CPU in process).", dur(hello), dur(cpu("toolgate", "hello")))
+		}
+		p("\n")
+	}
+
+	sdkPerReq := load.cpuAtLowest(engineSDK)
+	if echo, sdk := cpuPerReq["echo"], sdkPerReq["echo"]; echo > 0 && sdk > 0 {
+		p("- **The Extism SDK engine over HTTP** (echo: %s of CPU per request at the lowest concurrency, %s over ",
+			dur(sdk), signed(sdk-echo))
+		p("the native engine's). The HTTP path, the receipt and the load generator are the same for both engines; the ")
+		p("difference is the sandbox. The SDK instantiates its Wasm kernel beside the guest in every call (1 MiB ")
+		p("allocated and zeroed on the Go heap, and the collection this drives: the extism-sdk rows of the ")
+		p("in-process table, %s against raw wazero's %s on echo) and forwards each host call through it, where the ",
+			dur(med("extism-sdk", "echo")), dur(med("wazero", "echo")))
+		p("native engine serves the ABI from Go over pooled, pre-zeroed arenas. With one request in flight it shows ")
+		p("as latency; under load as req/s, which is the cores kept busy ÷ CPU per request.")
+		if hello, sdkHello := cpuPerReq["hello"], sdkPerReq["hello"]; hello > 0 && sdkHello > 0 {
+			p(" On hello the kernel is a small part of a large sandbox (%s against %s of CPU per request).",
+				dur(sdkHello), dur(hello))
 		}
 		p("\n")
 	}
