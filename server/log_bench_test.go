@@ -6,6 +6,7 @@ import (
 	"os"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -100,7 +101,10 @@ func BenchmarkInvokeReceipts(b *testing.B) {
 // TestReceiptsOverhead measures what BenchmarkInvokeReceipts does, but interleaved: a server with receipts off
 // and one with the log run side by side in one process, and 64 callers drive one, then the other, in alternating
 // one-second phases, so that load from elsewhere on the machine falls on both alike. It reports invokes/s and CPU
-// per call for each. It runs only with TOOLGATE_BENCH_RECEIPTS=<phases per mode>; the tool is wat/echo, or with
+// per call for each, the process's and the whole machine's (on Linux, from /proc/stat in its usual 100 ticks a
+// second: it counts the kernel's work for the process, I/O and loopback, that the process's own CPU time may
+// not, and shows as "cores busy" below 2 the time the machine sat idle, e.g. with every caller waiting on a
+// sync). It runs only with TOOLGATE_BENCH_RECEIPTS=<phases per mode>; the tool is wat/echo, or with
 // TOOLGATE_BENCH_TOOL=hello the Go hello tool (plugins/build/hello.wasm). For example:
 //
 //	TOOLGATE_BENCH_RECEIPTS=20 go test -run TestReceiptsOverhead -v ./server/
@@ -122,6 +126,7 @@ func TestReceiptsOverhead(t *testing.T) {
 		calls int64
 		wall  time.Duration
 		cpu   time.Duration
+		busy  time.Duration
 	}
 	totals := map[string]*total{"off": {}, "log": {}}
 	for i := range 2 * phases {
@@ -130,7 +135,7 @@ func TestReceiptsOverhead(t *testing.T) {
 		var n atomic.Int64
 		var wg sync.WaitGroup
 		deadline := time.Now().Add(time.Second)
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0, busy0 := time.Now(), cpuTime(), machineBusy()
 		for range 64 {
 			wg.Add(1)
 			go func() {
@@ -149,13 +154,32 @@ func TestReceiptsOverhead(t *testing.T) {
 		tt.calls += n.Load()
 		tt.wall += time.Since(start)
 		tt.cpu += cpuTime() - cpu0
+		tt.busy += machineBusy() - busy0
 	}
 	for _, mode := range []string{"off", "log"} {
 		tt := totals[mode]
-		t.Logf("receipts=%s: %.0f invokes/s, %.1f cpu-µs/invoke", mode, float64(tt.calls)/tt.wall.Seconds(),
-			float64(tt.cpu.Microseconds())/float64(tt.calls))
+		t.Logf("receipts=%s: %.0f invokes/s, %.1f cpu-µs/invoke; the machine: %.1f busy-µs/invoke, %.2f cores busy",
+			mode, float64(tt.calls)/tt.wall.Seconds(), float64(tt.cpu.Microseconds())/float64(tt.calls),
+			float64(tt.busy.Microseconds())/float64(tt.calls), tt.busy.Seconds()/tt.wall.Seconds())
 	}
 	off, on := totals["off"], totals["log"]
 	t.Logf("the log costs %.1f%% of throughput",
 		100*(1-(float64(on.calls)/on.wall.Seconds())/(float64(off.calls)/off.wall.Seconds())))
+}
+
+// machineBusy is the machine's non-idle CPU time so far (Linux /proc/stat, at 100 ticks a second), 0 elsewhere.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
 }

@@ -1,6 +1,7 @@
 package badger
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/receipts/tlog"
@@ -93,6 +95,11 @@ type logState struct {
 
 	mu      sync.RWMutex
 	pending pendingLog // guarded by mu
+	// indexedMax is the greatest receipt id and event id the database indexes (guarded by mu; set at Open and
+	// by apply). An id above it is not in the database, so the committer's duplicate check reads the database
+	// only for an id at or below it: ids start with their time, so that is a call that started before the
+	// newest receipt applied, i.e. rarely.
+	indexedMax struct{ receipt, event string }
 
 	applyMu sync.Mutex // one apply at a time: the applier's, or Close's last
 
@@ -148,7 +155,14 @@ func (r *appendReq) key() []byte {
 // tree, replays the segments past what the database indexes, and starts the applier.
 func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 	rdir := filepath.Join(dir, receiptsDir)
-	db, err := badgerdb.Open(bo.WithDir(rdir).WithValueDir(rdir))
+	// The segments are the log's write-ahead log and replay whatever the index lacks at Open, so the index's own
+	// commits need not be synced (a crash keeps a prefix of its transactions, each atomic, with l/replay saying
+	// where to resume). It has one writer, the applier, so no conflicts to detect; and its keys are random hex
+	// ids, which compression would not shrink by much for its CPU.
+	db, err := badgerdb.Open(bo.WithDir(rdir).WithValueDir(rdir).
+		WithSyncWrites(false).
+		WithDetectConflicts(false).
+		WithCompression(options.None))
 	if err != nil {
 		return fmt.Errorf("open receipts dir[%s]: %w", rdir, err)
 	}
@@ -237,8 +251,35 @@ func (s *Store) loadLog() error {
 		}
 		l.size.Store(size)
 		l.pending = pendingLog{base: size, hashBase: tlog.StoredHashIndex(0, size), byID: map[string]int64{}}
-		return nil
+		if l.indexedMax.receipt, err = lastID(txn, receiptKey("")); err != nil {
+			return err
+		}
+		l.indexedMax.event, err = lastID(txn, logEventKey(""))
+		return err
 	})
+}
+
+// lastID is the greatest id under prefix r/ or l/event/, "" if none.
+func lastID(txn *badgerdb.Txn, prefix []byte) (string, error) {
+	it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	it.Seek(append(bytes.Clone(prefix), 0xff))
+	if !it.Valid() {
+		return "", nil
+	}
+	id := string(it.Item().Key()[len(prefix):])
+	if entryKey(id) == nil {
+		return "", fmt.Errorf("key[%q]: %w", it.Item().Key(), ErrCorrupt)
+	}
+	return id, nil
+}
+
+// mayBeIndexed reports whether the database may index r's id already; l.mu is held.
+func (l *logState) mayBeIndexed(r *appendReq) bool {
+	if r.tool == "" {
+		return r.id <= l.indexedMax.event
+	}
+	return r.id <= l.indexedMax.receipt
 }
 
 // logNext is the tree a batch makes.
@@ -371,6 +412,11 @@ func (s *Store) apply() error {
 		l.mu.Lock()
 		for _, r := range entries[:n] {
 			delete(l.pending.byID, r.id)
+			if max := &l.indexedMax.receipt; r.tool != "" && r.id > *max {
+				*max = r.id
+			} else if max := &l.indexedMax.event; r.tool == "" && r.id > *max {
+				*max = r.id
+			}
 		}
 		l.pending.entries = l.pending.entries[n:]
 		l.pending.hashes = l.pending.hashes[to:]

@@ -409,3 +409,64 @@ func TestLog_BatchSplit(t *testing.T) {
 		t.Errorf("got size %d, problems %v; want %d and none", tree.N, r.Problems, n)
 	}
 }
+
+// TestLog_DuplicateAfterApply checks the duplicate check once entries have left the pending overlay for the
+// database, where the committer reads only for ids at or below the newest indexed one: a stored id, older or
+// newest, is refused, before and after a reopen; a new id older than the newest stored is taken, as is a newer
+// one; events alike.
+func TestLog_DuplicateAfterApply(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	at := func(ms int) time.Time { return time.Unix(1700000000, 0).Add(time.Duration(ms) * time.Millisecond) }
+	older, newest := receiptstest.Receipt("echo", receipts.StatusOK, at(0)), receiptstest.Receipt("echo", receipts.StatusOK, at(20))
+	ev := tlogtest.Event(receipts.EventPin, at(20))
+	for _, r := range []*receipts.Receipt{older, newest} {
+		if err := s.Append(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AppendEvent(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.apply(); err != nil {
+		t.Fatal(err)
+	}
+	check := func(s *Store, when string) {
+		t.Helper()
+		for _, r := range []*receipts.Receipt{older, newest} {
+			if err := s.Append(ctx, r); !errors.Is(err, ErrDuplicate) {
+				t.Errorf("%s: Append of stored receipt %s: got %v, want %v", when, r.ID, err, ErrDuplicate)
+			}
+		}
+		if _, err := s.AppendEvent(ctx, ev); !errors.Is(err, ErrDuplicate) {
+			t.Errorf("%s: AppendEvent of a stored event: got %v, want %v", when, err, ErrDuplicate)
+		}
+	}
+	check(s, "applied")
+	between := receiptstest.Receipt("echo", receipts.StatusOK, at(10)) // below the newest indexed id, not stored
+	if err := s.Append(ctx, between); err != nil {
+		t.Errorf("Append of a new receipt older than the newest stored: %v", err)
+	}
+	if _, err := s.AppendEvent(ctx, tlogtest.Event(receipts.EventPin, at(10))); err != nil {
+		t.Errorf("AppendEvent of a new event older than the newest stored: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	check(s, "reopened")
+	if err := s.Append(ctx, between); !errors.Is(err, ErrDuplicate) {
+		t.Errorf("reopened: Append of %s: got %v, want %v", between.ID, err, ErrDuplicate)
+	}
+	if err := s.Append(ctx, receiptstest.Receipt("echo", receipts.StatusOK, at(30))); err != nil {
+		t.Errorf("reopened: Append of a newer receipt: %v", err)
+	}
+}

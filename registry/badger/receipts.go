@@ -171,7 +171,10 @@ func (s *Store) commitBatch(batch []*appendReq) {
 	}
 	// Duplicates: within the batch, among pending entries, and in the database. Only this goroutine adds
 	// entries, so what it sees is current.
+	// The pending check and the watermark are read under one lock, so an entry the applier moves in between
+	// is seen in one or the other.
 	accepted := batch[:0:0]
+	var check []*appendReq // ids the database may hold
 	seen := make(map[string]bool, len(batch))
 	l.mu.RLock()
 	for _, r := range batch {
@@ -182,30 +185,37 @@ func (s *Store) commitBatch(batch []*appendReq) {
 		}
 		seen[r.id] = true
 		accepted = append(accepted, r)
+		if l.mayBeIndexed(r) {
+			check = append(check, r)
+		}
 	}
 	l.mu.RUnlock()
-	var dups []*appendReq
-	err := l.db.View(func(txn *badgerdb.Txn) error {
+	if len(check) > 0 {
+		dup := map[*appendReq]bool{}
+		err := l.db.View(func(txn *badgerdb.Txn) error {
+			for _, r := range check {
+				found, err := exists(txn, r.key())
+				if err != nil {
+					return err
+				}
+				dup[r] = found
+			}
+			return nil
+		})
+		if err != nil {
+			answer(accepted, err)
+			return
+		}
 		kept := accepted[:0]
 		for _, r := range accepted {
-			dup, err := exists(txn, r.key())
-			if err != nil {
-				return err
-			}
-			if dup {
-				dups = append(dups, r)
+			if dup[r] {
+				r.done <- ErrDuplicate
 			} else {
 				kept = append(kept, r)
 			}
 		}
 		accepted = kept
-		return nil
-	})
-	if err != nil {
-		answer(batch, err)
-		return
 	}
-	answer(dups, ErrDuplicate)
 	if len(accepted) == 0 {
 		return
 	}

@@ -21,6 +21,12 @@ import (
 // not file metadata: on the machines measured that is several times cheaper, in time and CPU, than Badger's own
 // synced commit, which msyncs its memtable file.
 //
+// Allocation alone is not enough for that: on ext4 (and XFS) allocated blocks start out "unwritten", and the first
+// write to each converts it, a metadata change that makes the next fdatasync commit the file system's journal.
+// So the committer also writes zeros ahead of its records, zeroChunk at a time, in the same write as the record
+// that reaches past them: one journal commit per zeroChunk of log instead of one per batch. Measured here with
+// 11 KB records, a sync into written blocks took about half the time and CPU of one into unwritten blocks.
+//
 // A segment is named after the index of the first leaf it holds, %016x.log. A record is
 //
 //	magic u32 | crc32c u32 (of everything after it) | payload length u32 | first leaf index u64 | entries u32 | payload
@@ -41,6 +47,12 @@ const (
 // segmentBytes is how much a segment is allocated ahead; a bigger record gets a segment of its own size. A
 // variable, so that tests can exercise rotation.
 var segmentBytes int64 = 64 << 20
+
+// zeroChunk is how far ahead of its records the committer writes zeros into a segment's allocation (see above).
+const zeroChunk = 1 << 20
+
+// zeros is zeroChunk of zeros, written and never changed.
+var zeros = make([]byte, zeroChunk)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -78,6 +90,7 @@ type segments struct {
 	wSeg  int64 // its first leaf
 	wOff  int64 // where the next record goes
 	wSize int64 // what is allocated
+	wZero int64 // where the zeros written ahead of the records end: blocks before it are written
 
 	mu      sync.Mutex
 	firsts  []int64 // first leaf of every segment, ascending
@@ -212,7 +225,7 @@ func (s *segments) resume(first, off, size int64) error {
 			return err
 		}
 	}
-	s.w, s.wSeg, s.wOff, s.wSize = f, first, off, off
+	s.w, s.wSeg, s.wOff, s.wSize, s.wZero = f, first, off, off, off
 	return nil
 }
 
@@ -317,6 +330,14 @@ func (s *segments) append(first int64, batch []*appendReq) error {
 	if _, err := s.w.WriteAt(rec, s.wOff); err != nil {
 		return fmt.Errorf("log segment write: %w", err)
 	}
+	if end := s.wOff + need; end > s.wZero {
+		// Zeros from the record's end to the next zeroChunk boundary, synced with the record.
+		z := min(s.wSize, (end+zeroChunk)&^(zeroChunk-1))
+		if _, err := s.w.WriteAt(zeros[:z-end], end); err != nil {
+			return fmt.Errorf("log segment write: %w", err)
+		}
+		s.wZero = z
+	}
 	if err := fdatasync(s.w); err != nil {
 		return fmt.Errorf("log segment sync: %w", err)
 	}
@@ -351,7 +372,7 @@ func (s *segments) rotate(first, need int64) error {
 		f.Close()
 		return err
 	}
-	s.w, s.wSeg, s.wOff, s.wSize = f, first, 0, size
+	s.w, s.wSeg, s.wOff, s.wSize, s.wZero = f, first, 0, size, 0
 	s.mu.Lock()
 	s.firsts = append(s.firsts, first)
 	s.mu.Unlock()
