@@ -32,7 +32,7 @@ func cpuTime() time.Duration {
 
 // benchServer starts a server over a Badger store in a temporary directory, with wasm published as tool echo,
 // and returns a client with a connection pool big enough for every caller.
-func benchServer(b testing.TB, noReceipts bool, wasm []byte) *client.Client {
+func benchServer(b testing.TB, noReceipts bool, wasm []byte) (*client.Client, *tgbadger.Store) {
 	b.Helper()
 	ctx := context.Background()
 	h := serve(b, b.TempDir(), runtime.Config{}, server.Config{NoReceipts: noReceipts}, tgbadger.Options{})
@@ -45,7 +45,7 @@ func benchServer(b testing.TB, noReceipts bool, wasm []byte) *client.Client {
 	if _, _, err := c.PutVersion(ctx, "echo", "1.0.0", []byte(`{"module":"`+m.Digest+`"}`)); err != nil {
 		b.Fatal(err)
 	}
-	return c
+	return c, h.store
 }
 
 // BenchmarkInvokeReceipts measures invocations per second of a small tool (wat/echo) over HTTP from 64
@@ -58,7 +58,7 @@ func benchServer(b testing.TB, noReceipts bool, wasm []byte) *client.Client {
 func BenchmarkInvokeReceipts(b *testing.B) {
 	for _, mode := range []string{"off", "log"} {
 		b.Run("receipts="+mode, func(b *testing.B) {
-			c := benchServer(b, mode == "off", plugins.WAT("echo"))
+			c, _ := benchServer(b, mode == "off", plugins.WAT("echo"))
 			ctx := context.Background()
 			input := []byte(`{"order_id":42}`)
 			for range 64 { // warm the connection pool and the compiled module
@@ -118,8 +118,9 @@ func TestReceiptsOverhead(t *testing.T) {
 		wasm, input = pluginstest.Built(t, "hello"), []byte(`{"name":"Ada"}`)
 	}
 	clients := map[string]*client.Client{}
+	var store *tgbadger.Store
 	for _, mode := range []string{"off", "log"} {
-		clients[mode] = benchServer(t, mode == "off", wasm)
+		clients[mode], store = benchServer(t, mode == "off", wasm)
 	}
 	ctx := context.Background()
 	type total struct {
@@ -162,6 +163,8 @@ func TestReceiptsOverhead(t *testing.T) {
 			mode, float64(tt.calls)/tt.wall.Seconds(), float64(tt.cpu.Microseconds())/float64(tt.calls),
 			float64(tt.busy.Microseconds())/float64(tt.calls), tt.busy.Seconds()/tt.wall.Seconds())
 	}
+	commits, entries := store.CommitStats()
+	t.Logf("receipts=log: %d synced commits, %.1f entries each", commits, float64(entries)/float64(max(commits, 1)))
 	off, on := totals["off"], totals["log"]
 	t.Logf("the log costs %.1f%% of throughput",
 		100*(1-(float64(on.calls)/on.wall.Seconds())/(float64(off.calls)/off.wall.Seconds())))

@@ -112,6 +112,8 @@ type logState struct {
 	err   error // sticky: the log cannot take more entries
 
 	paused atomic.Bool // for tests: the applier skips its turns
+
+	commits, committed atomic.Int64 // synced writes, and the entries they held (CommitStats)
 }
 
 // pendingLog is the entries from base on, with the stored hashes from hashBase on: durable, not yet applied.

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	goruntime "runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"time"
@@ -87,16 +89,30 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	return <-req.done
 }
 
+// CommitStats reports how many group commits (each one synced write) the log has made since Open, and how many
+// entries they held: entries/commits is the mean batch.
+func (s *Store) CommitStats() (commits, entries int64) {
+	return s.log.commits.Load(), s.log.committed.Load()
+}
+
 // commitLoop is the group committer: it runs until Close closes the queue, and writes every receipt queued
-// before that. Under load it lingers, because a sync's CPU is the same for one entry as for a hundred: after a
-// batch of n, the next waits to be n again — the callers just answered tend to come back — or until
-// lingerInterval after the previous commit started, whichever is first. A lone caller (a batch of one) never
-// waits, and a full batch (maxBatch) never does either.
+// before that. Under load it lingers, because a sync costs much the same for one entry as for a hundred, and each
+// one saved is CPU given back to the calls. After a batch of n, the next waits to be n again — the callers just
+// answered tend to come back — and then goes on gathering, yielding the CPU, for as long as other goroutines of
+// the process are waiting for a CPU (their calls may end in more receipts), but never past lingerInterval after
+// the previous commit started. It commits as soon as nothing else waits to run: the CPU has caught up, and
+// lingering on would only delay the callers. A lone caller (a batch of one) never waits, nor does a full batch
+// (maxBatch).
+//
+// Measured with 64 callers of a trivial tool over loopback (TestReceiptsOverhead in package server), against
+// committing once the batch is n again: about as many entries per sync as the 2 ms bound allows (30-34 instead of
+// 12-18), and about half the CPU per receipt, most of it the committer no longer woken by every Append.
 func (s *Store) commitLoop() {
 	defer s.committer.Done()
 	batch := make([]*appendReq, 0, maxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	probe := newSchedProbe()
 	var last time.Time
 	prev := 0
 	for open := true; open; {
@@ -105,9 +121,7 @@ func (s *Store) commitLoop() {
 			break
 		}
 		batch = append(batch[:0], req)
-		target := min(prev, maxBatch) // a lone caller's target is 1: it never waits
-		// Take what is queued; then, if the last batch was a crowd, wait for it to gather again.
-		waiting := false
+		deadline := last.Add(lingerInterval)
 	fill:
 		for len(batch) < maxBatch {
 			select {
@@ -120,35 +134,49 @@ func (s *Store) commitLoop() {
 				continue
 			default:
 			}
-			if len(batch) >= target {
+			// The queue is empty: commit now, or linger for more.
+			now := time.Now()
+			gathered := len(batch) >= prev
+			if !now.Before(deadline) || gathered && (prev <= 1 || !probe.othersBusy()) {
 				break
 			}
-			if !waiting {
-				d := time.Until(last.Add(lingerInterval))
-				if d <= 0 {
-					break
-				}
-				timer.Reset(d)
-				waiting = true
+			if gathered {
+				// Let the other goroutines run — theirs are the receipts to come — then look again.
+				goruntime.Gosched()
+				continue
 			}
+			timer.Reset(deadline.Sub(now))
 			select {
 			case r, ok := <-s.appends:
+				timer.Stop()
 				if !ok {
 					open = false
 					break fill
 				}
 				batch = append(batch, r)
 			case <-timer.C:
-				waiting = false
-				break fill
 			}
-		}
-		if waiting && !timer.Stop() {
-			<-timer.C
 		}
 		last, prev = time.Now(), len(batch)
 		s.commitBatch(batch)
 	}
+}
+
+// schedProbe reads how many goroutines wait for a CPU (runtime/metrics, a few tens of nanoseconds).
+type schedProbe struct {
+	samples []metrics.Sample
+}
+
+func newSchedProbe() *schedProbe {
+	return &schedProbe{samples: []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}}
+}
+
+// othersBusy reports whether other goroutines are ready to run and waiting for a CPU; false where the runtime
+// does not say.
+func (p *schedProbe) othersBusy() bool {
+	metrics.Read(p.samples)
+	v := p.samples[0].Value
+	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
 }
 
 // commitBatch makes a batch of receipts and events durable and visible, and answers each request: it refuses
@@ -232,6 +260,8 @@ func (s *Store) commitBatch(batch []*appendReq) {
 		return
 	}
 	l.publish(accepted, hashes, next)
+	l.commits.Add(1)
+	l.committed.Add(int64(len(accepted)))
 	answer(accepted, nil)
 	if next.size-l.appliedBase() >= applyKick {
 		l.wake()
