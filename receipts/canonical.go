@@ -20,7 +20,7 @@ var errBadFloat = errors.New("json: unsupported value: NaN or infinite number")
 
 // canonical encodes r, whose StartedAt is already UTC.
 func (r *Receipt) canonical() ([]byte, error) {
-	b := make([]byte, 0, 512+len(r.Error)+128*len(r.HTTP))
+	b := make([]byte, 0, 1024+len(r.Error)+160*len(r.HTTP)+64*len(r.Secrets)) // a receipt is 600-900 bytes
 	b = append(b, `{"cost":`...)
 	var err error
 	if b, err = appendFloat(b, r.Cost); err != nil {

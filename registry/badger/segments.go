@@ -48,6 +48,9 @@ const (
 // variable, so that tests can exercise rotation.
 var segmentBytes int64 = 64 << 20
 
+// maxRecordBuf is the largest record buffer the committer keeps for the next record.
+const maxRecordBuf = 1 << 20
+
 // zeroChunk is how far ahead of its records the committer writes zeros into a segment's allocation (see above).
 const zeroChunk = 1 << 20
 
@@ -87,10 +90,11 @@ type segments struct {
 
 	// The segment being written: committer only (and Open, Close).
 	w     *os.File
-	wSeg  int64 // its first leaf
-	wOff  int64 // where the next record goes
-	wSize int64 // what is allocated
-	wZero int64 // where the zeros written ahead of the records end: blocks before it are written
+	wSeg  int64  // its first leaf
+	wOff  int64  // where the next record goes
+	wSize int64  // what is allocated
+	wZero int64  // where the zeros written ahead of the records end: blocks before it are written
+	buf   []byte // the last record's memory, for the next
 
 	mu      sync.Mutex
 	firsts  []int64 // first leaf of every segment, ascending
@@ -284,14 +288,19 @@ func cutString8(p []byte) (string, []byte, bool) {
 	return string(p[1 : 1+n]), p[1+n:], true
 }
 
-// encodeRecord builds the record of entries numbered from first, and the offset of each value in it.
-func encodeRecord(first int64, batch []*appendReq) ([]byte, []int) {
+// encodeRecord builds the record of entries numbered from first, and the offset of each value in it, in buf's
+// memory if it is big enough.
+func encodeRecord(buf []byte, first int64, batch []*appendReq) ([]byte, []int) {
 	n := segHeaderSize
 	for _, r := range batch {
 		n += 1 + len(r.id) + 1 + len(r.tool) + 4 + len(r.val)
 	}
 	offs := make([]int, len(batch))
-	b := make([]byte, segHeaderSize, n)
+	b := buf[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	b = b[:segHeaderSize]
 	for i, r := range batch {
 		b = append(b, byte(len(r.id)))
 		b = append(b, r.id...)
@@ -312,7 +321,10 @@ func encodeRecord(first int64, batch []*appendReq) ([]byte, []int) {
 // append writes the record of batch, numbered from first, syncs it, and sets each request's position.
 // Committer only.
 func (s *segments) append(first int64, batch []*appendReq) error {
-	rec, offs := encodeRecord(first, batch)
+	rec, offs := encodeRecord(s.buf, first, batch)
+	if cap(rec) <= maxRecordBuf {
+		s.buf = rec // reused by the next record: the file has the bytes once written
+	}
 	need := int64(len(rec))
 	switch {
 	case s.w != nil && s.wOff+need <= s.wSize:

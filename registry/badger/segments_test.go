@@ -113,7 +113,7 @@ func TestSegments_Recovery(t *testing.T) {
 
 	// A record torn by the crash after the last acknowledged one: a valid header, a payload cut short.
 	files := segmentFiles(t, dir)
-	torn, _ := encodeRecord(want.N, []*appendReq{{id: receipts.NewID(logBase), tool: "echo", val: []byte(`{"torn":1}`)}})
+	torn, _ := encodeRecord(nil, want.N, []*appendReq{{id: receipts.NewID(logBase), tool: "echo", val: []byte(`{"torn":1}`)}})
 	f, err := os.OpenFile(files[len(files)-1], os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +243,7 @@ func hexVal(c rune) int {
 
 func TestSegments_Record(t *testing.T) {
 	rs := []*appendReq{{id: "rcpt_1", tool: "echo", val: []byte(`{"a":1}`)}, {id: "evt_2", val: []byte{}}}
-	b, offs := encodeRecord(7, rs)
+	b, offs := encodeRecord(nil, 7, rs)
 	first, es, n, ok := parseRecord(append(b, 0, 0, 0))
 	if !ok || first != 7 || n != len(b) || len(es) != 2 || es[0].id != "rcpt_1" || es[0].tool != "echo" ||
 		string(es[0].val) != `{"a":1}` || es[1].id != "evt_2" || es[1].tool != "" || len(es[1].val) != 0 {
@@ -267,7 +267,7 @@ func TestSegments_Record(t *testing.T) {
 }
 
 func FuzzSegmentRecord(f *testing.F) {
-	b, _ := encodeRecord(3, []*appendReq{{id: "rcpt_1", tool: "echo", val: []byte(`{}`)}})
+	b, _ := encodeRecord(nil, 3, []*appendReq{{id: "rcpt_1", tool: "echo", val: []byte(`{}`)}})
 	f.Add(b)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -282,7 +282,7 @@ func FuzzSegmentRecord(f *testing.F) {
 		for i, e := range es {
 			rs[i] = &appendReq{id: e.id, tool: e.tool, val: e.val}
 		}
-		if again, _ := encodeRecord(first, rs); string(again) != string(b[:n]) {
+		if again, _ := encodeRecord(nil, first, rs); string(again) != string(b[:n]) {
 			t.Fatalf("re-encoding differs")
 		}
 	})
