@@ -174,6 +174,43 @@ func TestLoad(t *testing.T) {
 	}
 }
 
+// TestLoad_NoReceipts runs a load against a server with receipts off: every invoke still answers with a receipt
+// id, so Load counts it, but no receipt is stored.
+func TestLoad_NoReceipts(t *testing.T) {
+	ctx := context.Background()
+	srv, err := StartServer(ctx, t.TempDir(), ServerOptions{CacheDir: cacheDir, NoReceipts: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := srv.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	if !srv.NoReceipts || srv.Engine != runtime.EngineNative {
+		t.Errorf("got NoReceipts %v, engine %q, want true, %q", srv.NoReceipts, srv.Engine, runtime.EngineNative)
+	}
+	c := srv.Client(4)
+	if err := Publish(ctx, c, "echo", "1.0.0", plugins.WAT("echo")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Load(ctx, LoadOptions{Client: c, Tool: "echo", Input: Input, Want: Input, Concurrency: 4,
+		Requests: 40, Duration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 40 || res.Errors != 0 {
+		t.Errorf("got %+v, want 40 requests, no errors", res)
+	}
+	ir, err := c.Invoke(ctx, "echo", Input, client.InvokeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Receipt(ctx, ir.Receipt); err == nil {
+		t.Errorf("receipt[%s]: got it stored with receipts off, want none", ir.Receipt)
+	}
+}
+
 func TestStartServer_UnknownEngine(t *testing.T) {
 	if _, err := StartServer(context.Background(), t.TempDir(), ServerOptions{Engine: "wasmtime"}); err == nil {
 		t.Error("got no error for an unknown engine, want one")

@@ -17,7 +17,9 @@
 //
 // StartServer, Publish and Load drive the real server (Badger store, server.New, Serve on loopback, fuel metering
 // on) for the HTTP figures, on either Extism ABI engine (ServerOptions.Engine): the native engine, the default,
-// or the Extism Go SDK it is tested against. cmd/loadgen runs one server per engine and interleaves their runs.
+// or the Extism Go SDK it is tested against. ServerOptions.NoReceipts starts one with receipts off, to measure
+// what the receipt log costs (issue 7). cmd/loadgen runs one server per engine, and with -receipts-off a second
+// native one with receipts off, and interleaves their runs.
 // bench/run.sh runs everything and writes docs/BENCHMARKS.md through cmd/benchreport.
 //
 // This package is allowed to import wazero, the Extism SDK, server and registry/badger: comparing the layers is

@@ -21,11 +21,13 @@ import (
 
 // Server is a real Toolgate server on loopback, wired as `toolgate serve` wires it: a Badger store and a
 // runtime with its compilation cache in one data directory, the admin key from server.EnsureAdminKey,
-// server.New, and Serve on 127.0.0.1 at a free port. Every invoke writes its receipt durably before answering.
+// server.New, and Serve on 127.0.0.1 at a free port. Every invoke writes its receipt durably before answering,
+// unless the server was started with ServerOptions.NoReceipts.
 type Server struct {
-	URL    string // "http://127.0.0.1:<port>"
-	Token  string // the admin token
-	Engine string // the runtime's Extism ABI engine: runtime.EngineNative or runtime.EngineExtismSDK
+	URL        string // "http://127.0.0.1:<port>"
+	Token      string // the admin token
+	Engine     string // the runtime's Extism ABI engine: runtime.EngineNative or runtime.EngineExtismSDK
+	NoReceipts bool   // receipts and the log are off (ServerOptions.NoReceipts)
 
 	srv   *server.Server
 	rt    *runtime.Runtime
@@ -42,10 +44,15 @@ type ServerOptions struct {
 	CacheDir string
 	// Logger receives the server's logs. Defaults to nil: warnings and errors go to stderr.
 	Logger *slog.Logger
+	// NoReceipts turns receipts and the log off (server.Config.NoReceipts): invokes still answer with a receipt
+	// id, but nothing is signed, stored or synced. It exists to measure what receipts cost, against a server that
+	// writes them; never run a server this way. Defaults to false: every invoke writes a signed, synced receipt.
+	NoReceipts bool
 }
 
 // StartServer starts a Server on data directory dir (created if needed), with fuel metering on
 // (runtime.Config.Metering) and the Extism ABI engine o.Engine: the native engine unless o says otherwise.
+// Receipts are on unless o.NoReceipts.
 func StartServer(ctx context.Context, dir string, o ServerOptions) (*Server, error) {
 	logger, cacheDir := o.Logger, o.CacheDir
 	if logger == nil {
@@ -57,7 +64,7 @@ func StartServer(ctx context.Context, dir string, o ServerOptions) (*Server, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bench: data dir: %w", err)
 	}
-	s := &Server{done: make(chan error, 1)}
+	s := &Server{NoReceipts: o.NoReceipts, done: make(chan error, 1)}
 	var err error
 	if s.store, err = tgbadger.Open(filepath.Join(dir, "db"), tgbadger.Options{}); err != nil {
 		return nil, fmt.Errorf("bench: open store: %w", err)
@@ -79,7 +86,8 @@ func StartServer(ctx context.Context, dir string, o ServerOptions) (*Server, err
 		return fail(err)
 	}
 	s.Token = strings.TrimSpace(string(tok))
-	s.srv, err = server.New(server.Config{Store: s.store, Keys: s.store, Receipts: s.store, Runtime: s.rt, Logger: logger})
+	s.srv, err = server.New(server.Config{Store: s.store, Keys: s.store, Receipts: s.store, Runtime: s.rt, Logger: logger,
+		NoReceipts: o.NoReceipts})
 	if err != nil {
 		return fail(err)
 	}

@@ -70,61 +70,50 @@ func TestStatOf(t *testing.T) {
 
 func TestParseLoad(t *testing.T) {
 	in := `{"round":1,"tool":"echo","concurrency":8,"requests":10,"errors":0,"elapsed_ns":1e9,"rps":10,"p50_ns":1,"p90_ns":2,"p99_ns":3,"max_ns":4,"cpu_per_request_ns":5,"cpu_cores":0.5}
-{"round":1,"engine":"extism-sdk","tool":"echo","concurrency":8,"requests":10,"errors":0,"elapsed_ns":1e9,"rps":20,"p50_ns":1,"p90_ns":2,"p99_ns":3,"max_ns":4,"cpu_per_request_ns":5,"cpu_cores":0.5}
+{"round":1,"engine":"extism-sdk","receipts":"on","tool":"echo","concurrency":8,"requests":10,"errors":0,"elapsed_ns":1e9,"rps":20,"p50_ns":1,"p90_ns":2,"p99_ns":3,"max_ns":4,"cpu_per_request_ns":5,"cpu_cores":0.5}
+{"round":1,"engine":"native","receipts":"off","tool":"echo","concurrency":8,"requests":10,"errors":0,"elapsed_ns":1e9,"rps":30,"p50_ns":1,"p90_ns":2,"p99_ns":3,"max_ns":4,"cpu_per_request_ns":5,"cpu_cores":0.5}
 `
 	runs, err := parseLoad(strings.NewReader(in))
-	if err != nil || len(runs) != 2 || runs[0].RPS != 10 || runs[0].CPUCores != 0.5 {
+	if err != nil || len(runs) != 3 || runs[0].RPS != 10 || runs[0].CPUCores != 0.5 {
 		t.Fatalf("got %+v, %v", runs, err)
 	}
-	// A line without an engine predates the field: it was measured on the native engine.
-	if got, want := runs[0].Engine+","+runs[1].Engine, "native,extism-sdk"; got != want {
-		t.Errorf("engines: got %s, want %s", got, want)
+	// A line without an engine predates the field: it was measured on the native engine. One without receipts
+	// predates -receipts-off: receipts were on.
+	for i, want := range []string{"native on", "extism-sdk on", "native off"} {
+		if got := runs[i].Engine + " " + runs[i].Receipts; got != want {
+			t.Errorf("line %d: got engine and receipts %q, want %q", i+1, got, want)
+		}
 	}
-	if _, err := parseLoad(strings.NewReader(`{"round":1,"surprise":true}`)); err == nil {
-		t.Error("got no error for an unknown field, want one")
+	for _, bad := range []string{`{"round":1,"surprise":true}`, `{"round":1,"receipts":"maybe"}`} {
+		if _, err := parseLoad(strings.NewReader(bad)); err == nil {
+			t.Errorf("parseLoad(%s): got no error, want one", bad)
+		}
 	}
 }
 
-// loadLine is one cmd/loadgen JSON line of echo with 100 requests; engine "" leaves the field out, as files
-// written before it did.
+// loadLine is one cmd/loadgen JSON line of echo with 100 requests and 50 µs of CPU per request; engine ""
+// leaves the field out, as files written before it did, and so does the receipts field.
 func loadLine(round int, engine string, c int, rps, p50, p99 float64) string {
+	return runLine(round, engine, "", "echo", c, rps, p50, p99, 50e3)
+}
+
+// runLine is one cmd/loadgen JSON line with 100 requests; engine or receipts "" leaves that field out.
+func runLine(round int, engine, receipts, tool string, c int, rps, p50, p99, cpu float64) string {
 	e := ""
 	if engine != "" {
 		e = fmt.Sprintf(`"engine":%q,`, engine)
 	}
-	return fmt.Sprintf(`{"round":%d,%s"tool":"echo","concurrency":%d,"requests":100,"errors":0,"elapsed_ns":1e9,`+
-		`"rps":%g,"p50_ns":%g,"p90_ns":%g,"p99_ns":%g,"max_ns":%g,"cpu_per_request_ns":50000,"cpu_cores":1}`+"\n",
-		round, e, c, rps, p50, p50, p99, p99)
+	if receipts != "" {
+		e += fmt.Sprintf(`"receipts":%q,`, receipts)
+	}
+	return fmt.Sprintf(`{"round":%d,%s"tool":%q,"concurrency":%d,"requests":100,"errors":0,"elapsed_ns":1e9,`+
+		`"rps":%g,"p50_ns":%g,"p90_ns":%g,"p99_ns":%g,"max_ns":%g,"cpu_per_request_ns":%g,"cpu_cores":1}`+"\n",
+		round, e, tool, c, rps, p50, p50, p99, p99, cpu)
 }
 
-func TestWriteLoad(t *testing.T) {
-	// Three rounds as loadgen writes them: engines back to back for each concurrency, the engine that goes first
-	// turning from round to round; round 1's native lines come from a file without the engine field.
-	in := loadLine(1, "", 1, 1000, 100e3, 200e3) + loadLine(1, "extism-sdk", 1, 500, 210e3, 600e3) +
-		loadLine(1, "", 64, 8000, 5e6, 9e6) + loadLine(1, "extism-sdk", 64, 2000, 20e6, 40e6) +
-		loadLine(2, "extism-sdk", 1, 400, 220e3, 660e3) + loadLine(2, "native", 1, 900, 110e3, 220e3) +
-		loadLine(2, "extism-sdk", 64, 1900, 21e6, 41e6) + loadLine(2, "native", 64, 7000, 6e6, 10e6) +
-		loadLine(3, "native", 1, 1100, 120e3, 240e3) + loadLine(3, "extism-sdk", 1, 600, 230e3, 700e3) +
-		loadLine(3, "native", 64, 9000, 4e6, 8e6) + loadLine(3, "extism-sdk", 64, 2100, 22e6, 42e6)
-	runs, err := parseLoad(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	writeLoad(func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }, groupLoad(runs))
-	got := sb.String()
-
-	// One row per engine, tool and concurrency, medians over that engine's rounds only, native first.
-	rows := []string{
-		"| engine | tool | concurrency | req/s (median) |",
-		"| native | echo | 1 | **1000** | 900 – 1100 | 110 µs | 220 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
-		"| native | echo | 64 | **8000** | 7000 – 9000 | 5.00 ms | 9.00 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
-		"| extism-sdk | echo | 1 | **500** | 400 – 600 | 220 µs | 660 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
-		"| extism-sdk | echo | 64 | **2000** | 1900 – 2100 | 21.0 ms | 41.0 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
-		// The engines side by side: latency at concurrency 1 (extism-sdk ÷ native), req/s at 64 (native ÷ extism-sdk).
-		"| tool | latency at concurrency | p50 native | p50 extism-sdk | p50 extism-sdk ÷ native |",
-		"| echo | 1 | 110 µs | 220 µs | **2.00×** | 220 µs | 660 µs | **3.00×** | 64 | 8000 | 2000 | **4.00×** |",
-	}
+// inOrder fails t unless every row is in got, each after the one before it.
+func inOrder(t *testing.T, got string, rows ...string) {
+	t.Helper()
 	at := -1
 	for _, row := range rows {
 		i := strings.Index(got, row)
@@ -137,10 +126,112 @@ func TestWriteLoad(t *testing.T) {
 		}
 		at = i
 	}
+}
+
+// writeLoadString is writeLoad's output for the lines in.
+func writeLoadString(t *testing.T, in string) (string, loadGroups) {
+	t.Helper()
+	runs, err := parseLoad(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := groupLoad(runs)
+	var sb strings.Builder
+	writeLoad(func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }, g)
+	return sb.String(), g
+}
+
+func TestWriteLoad(t *testing.T) {
+	// Three rounds as loadgen writes them: engines back to back for each concurrency, the engine that goes first
+	// turning from round to round; round 1's native lines come from a file without the engine field.
+	in := loadLine(1, "", 1, 1000, 100e3, 200e3) + loadLine(1, "extism-sdk", 1, 500, 210e3, 600e3) +
+		loadLine(1, "", 64, 8000, 5e6, 9e6) + loadLine(1, "extism-sdk", 64, 2000, 20e6, 40e6) +
+		loadLine(2, "extism-sdk", 1, 400, 220e3, 660e3) + loadLine(2, "native", 1, 900, 110e3, 220e3) +
+		loadLine(2, "extism-sdk", 64, 1900, 21e6, 41e6) + loadLine(2, "native", 64, 7000, 6e6, 10e6) +
+		loadLine(3, "native", 1, 1100, 120e3, 240e3) + loadLine(3, "extism-sdk", 1, 600, 230e3, 700e3) +
+		loadLine(3, "native", 64, 9000, 4e6, 8e6) + loadLine(3, "extism-sdk", 64, 2100, 22e6, 42e6)
+	got, _ := writeLoadString(t, in)
+
+	// One row per engine, tool and concurrency, medians over that engine's rounds only, native first.
+	inOrder(t, got,
+		"| engine | receipts | tool | concurrency | req/s (median) |",
+		"| native | on | echo | 1 | **1000** | 900 – 1100 | 110 µs | 220 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| native | on | echo | 64 | **8000** | 7000 – 9000 | 5.00 ms | 9.00 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| extism-sdk | on | echo | 1 | **500** | 400 – 600 | 220 µs | 660 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| extism-sdk | on | echo | 64 | **2000** | 1900 – 2100 | 21.0 ms | 41.0 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		// The engines side by side: latency at concurrency 1 (extism-sdk ÷ native), req/s at 64 (native ÷ extism-sdk).
+		"| tool | latency at concurrency | p50 native | p50 extism-sdk | p50 extism-sdk ÷ native |",
+		"| echo | 1 | 110 µs | 220 µs | **2.00×** | 220 µs | 660 µs | **3.00×** | 64 | 8000 | 2000 | **4.00×** |",
+	)
 	for _, e := range []string{"**native**", "**extism-sdk**"} {
 		if !strings.Contains(got, e) {
 			t.Errorf("got no description of engine %s", e)
 		}
+	}
+	// Without receipts-off runs there is nothing to set receipts against.
+	if !strings.Contains(got, "(loopback, receipts on)") || strings.Contains(got, "What the log costs") {
+		t.Errorf("got a receipts-off title or the log's cost without receipts-off runs:\n%s", got)
+	}
+}
+
+// TestWriteLoad_ReceiptsOff runs what loadgen -engines native,extism-sdk -receipts-off writes: three servers
+// back to back, the first turning from round to round. The receipts-off runs are faster, leaner and quicker than
+// the native receipts-on runs, so that any figure they leak into moves.
+func TestWriteLoad_ReceiptsOff(t *testing.T) {
+	on := func(round, c int, rps, p50 float64) string {
+		return runLine(round, "native", "on", "echo", c, rps, p50, 2*p50, 50e3)
+	}
+	off := func(round, c int, rps, p50 float64) string {
+		return runLine(round, "native", "off", "echo", c, rps, p50, 2*p50, 40e3)
+	}
+	sdk := func(round, c int, rps, p50 float64) string {
+		return runLine(round, "extism-sdk", "on", "echo", c, rps, p50, 2*p50, 60e3)
+	}
+	hello := func(round int, receipts string, rps float64) string {
+		return runLine(round, "native", receipts, "hello", 64, rps, 1e6, 2e6, 1e6)
+	}
+	// Round 1 comes from an older loadgen: its native receipts-on lines have neither engine nor receipts.
+	in := loadLine(1, "", 1, 1000, 100e3, 200e3) + off(1, 1, 1250, 80e3) + sdk(1, 1, 500, 210e3) +
+		loadLine(1, "", 64, 8000, 5e6, 10e6) + off(1, 64, 10000, 4e6) + sdk(1, 64, 2000, 20e6) +
+		off(2, 1, 1000, 80e3) + sdk(2, 1, 400, 220e3) + on(2, 1, 900, 110e3) +
+		off(2, 64, 8000, 4e6) + sdk(2, 64, 1900, 21e6) + on(2, 64, 7000, 6e6) +
+		sdk(3, 1, 600, 230e3) + on(3, 1, 1100, 120e3) + off(3, 1, 1100, 80e3) +
+		sdk(3, 64, 2100, 22e6) + on(3, 64, 9000, 4e6) + off(3, 64, 9500, 4e6) +
+		hello(1, "on", 100) + hello(1, "off", 200) + hello(2, "off", 200) + hello(2, "on", 100)
+	got, g := writeLoadString(t, in)
+
+	inOrder(t, got,
+		"(loopback, receipts on and off)",
+		"**native**", "**extism-sdk**", "Receipts: **on**",
+		// The HTTP table: the receipts-off rows apart from the native receipts-on rows, which keep their own medians.
+		"| engine | receipts | tool | concurrency | req/s (median) |",
+		"| native | on | echo | 1 | **1000** | 900 – 1100 | 110 µs | 220 µs | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| native | on | echo | 64 | **8000** | 7000 – 9000 | 5.00 ms | 10.0 ms | 50.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| native | on | hello | 64 | **100** |",
+		"| native | **off** | echo | 1 | **1100** | 1000 – 1250 | 80.0 µs | 160 µs | 40.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| native | **off** | echo | 64 | **9500** | 8000 – 10000 | 4.00 ms | 8.00 ms | 40.0 µs | 1.00 | 300 in 3 runs | 0 |",
+		"| native | **off** | hello | 64 | **200** |",
+		"| extism-sdk | on | echo | 1 | **500** |",
+		// The engine comparison from receipts-on runs only.
+		"| echo | 1 | 110 µs | 220 µs | **2.00×** | 220 µs | 440 µs | **2.00×** | 64 | 8000 | 2000 | **4.00×** |",
+		// The log's cost: per round echo at 1 costs 20%, 10%, 0%; at 64 20%, 12.5%, 5.3%; of medians
+		// 1 − 1000/1100 and 1 − 8000/9500.
+		"## What the log costs",
+		"no more than 15% of throughput at 64 concurrent callers",
+		"| tool | concurrency | req/s on | req/s off | cost per round (median) | range | rounds | cost of medians |",
+		"| echo | 1 | 1000 | 1100 | **10.0%** | 0.0% – 20.0% | 3 | 9.1% | 50.0 µs | 40.0 µs | 110 µs | 80.0 µs |",
+		"| echo | 64 | 8000 | 9500 | **12.5%** | 5.3% – 20.0% | 3 | 15.8% | 50.0 µs | 40.0 µs | 5.00 ms | 4.00 ms |",
+		"| hello | 64 | 100 | 200 | **50.0%** | 50.0% – 50.0% | 2 | 50.0% |",
+		"(cost ≤ 15% at 64 concurrent callers), judged on the per-round median",
+		"- **echo**: 12.5% per round (median; 5.3% – 20.0% over 3 rounds), 15.8% of medians: meets the target.",
+		"- **hello**: 50.0% per round (median; 50.0% – 50.0% over 2 rounds), 50.0% of medians: does not meet the target.",
+	)
+	if strings.Contains(got, "| extism-sdk | **off** |") {
+		t.Errorf("got a receipts-off row for extism-sdk, which ran with receipts on only:\n%s", got)
+	}
+	// The notes read receipts-on runs only.
+	if got, want := g.cpuAtLowest(engineNative)["echo"], 50e3; got != want {
+		t.Errorf("cpuAtLowest(native)[echo]: got %g, want %g", got, want)
 	}
 }
 
@@ -152,11 +243,24 @@ func TestWriteLoad_OneEngine(t *testing.T) {
 	var sb strings.Builder
 	writeLoad(func(format string, args ...any) { fmt.Fprintf(&sb, format, args...) }, groupLoad(runs))
 	got := sb.String()
-	if !strings.Contains(got, "| native | echo | 64 | **8000** |") {
+	if !strings.Contains(got, "| native | on | echo | 64 | **8000** |") {
 		t.Errorf("got no native row for an old file in\n%s", got)
 	}
 	if strings.Contains(got, "extism-sdk ÷ native") || strings.Contains(got, "**extism-sdk**") {
 		t.Errorf("got the engine comparison with one engine measured, want none:\n%s", got)
+	}
+}
+
+func TestPct(t *testing.T) {
+	for _, tc := range []struct {
+		x    float64
+		want string
+	}{
+		{0.125, "12.5%"}, {-0.021, "−2.1%"}, {-0.0001, "0.0%"}, {0, "0.0%"}, {math.NaN(), "–"},
+	} {
+		if got := pct(tc.x); got != tc.want {
+			t.Errorf("pct(%g): got %q, want %q", tc.x, got, tc.want)
+		}
 	}
 }
 

@@ -91,6 +91,9 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 		p("and Fiber, the token check, the server's admission checks, resolving the pin in Badger), the receipt ")
 		p("(its canonical JSON and a synced Badger commit, which concurrent requests share, so higher concurrency ")
 		p("amortizes the sync) and the load generator's own `net/http` client in the same process.")
+		if load.off {
+			p(" What the receipt takes, against the same server with receipts off, is in \"What the log costs\" above.")
+		}
 		if hello, ok := cpuPerReq["hello"]; ok && hello > 0 {
 			p(" hello's %s per request is its sandbox again (%s of CPU in process).", dur(hello), dur(cpu("toolgate", "hello")))
 		}

@@ -1,12 +1,14 @@
 // Command loadgen measures invocations per second of the real Toolgate server over loopback, with receipts on,
-// for each Extism ABI engine asked for. It starts one server per engine in this process (bench.StartServer: Badger
-// store in the engine's own temporary data directory, server.New, Serve on 127.0.0.1:0), publishes the tools on
-// each, then runs rounds of bench.Load: in each round every tool at every concurrency on every engine, the engines
-// back to back for each tool and concurrency (their order turning from round to round), so that noise from
-// neighbours hits them alike. Each run is bounded by -n requests and -d time. One JSON line per run goes to -out;
-// a summary goes to stderr. bench/run.sh runs it and cmd/benchreport turns the lines into docs/BENCHMARKS.md.
+// for each Extism ABI engine asked for, and with -receipts-off also on the native engine with receipts off, to
+// show what the receipt log costs (issue 7). It starts one server per subject in this process (bench.StartServer:
+// Badger store in the subject's own temporary data directory, server.New, Serve on 127.0.0.1:0), publishes the
+// tools on each, then runs rounds of bench.Load: in each round every tool at every concurrency on every subject,
+// the subjects back to back for each tool and concurrency (which goes first turning from round to round), so that
+// noise from neighbours hits them alike. Each run is bounded by -n requests and -d time. One JSON line per run
+// goes to -out; a summary goes to stderr. bench/run.sh runs it and cmd/benchreport turns the lines into
+// docs/BENCHMARKS.md.
 //
-//	go run ./bench/cmd/loadgen -engines native,extism-sdk -c 1,64 -tools echo,hello -rounds 3 -d 5s -n 20000
+//	go run ./bench/cmd/loadgen -engines native,extism-sdk -receipts-off -c 1,64 -tools echo,hello -rounds 3 -d 5s -n 20000
 package main
 
 import (
@@ -27,11 +29,12 @@ import (
 	"github.com/toolgate/toolgate/runtime"
 )
 
-// Run is one line of output: a LoadResult, its round and engine, and the CPU time the whole process (servers and
-// load generator) used per successful request and in all; 0 where the platform does not say.
+// Run is one line of output: a LoadResult, its round, engine and receipts, and the CPU time the whole process
+// (servers and load generator) used per successful request and in all; 0 where the platform does not say.
 type Run struct {
-	Round  int    `json:"round"`
-	Engine string `json:"engine"` // runtime.EngineNative or runtime.EngineExtismSDK
+	Round    int    `json:"round"`
+	Engine   string `json:"engine"`   // runtime.EngineNative or runtime.EngineExtismSDK
+	Receipts string `json:"receipts"` // "on": every 200 waited for a signed, synced receipt; "off": bench.ServerOptions.NoReceipts
 	bench.LoadResult
 	CPUPerRequest time.Duration `json:"cpu_per_request_ns"`
 	CPUCores      float64       `json:"cpu_cores"` // process CPU time over wall time: how many cores the run got
@@ -47,19 +50,42 @@ func main() {
 // engines are the Extism ABI engines -engines accepts (runtime.Config.Engine).
 var engines = []string{runtime.EngineNative, runtime.EngineExtismSDK}
 
+// subject is one server under load: an engine with receipts on or off.
+type subject struct {
+	engine     string
+	noReceipts bool
+}
+
+// name is the subject's name in the summary and its data directory's: the engine, with "-receipts-off" when off.
+func (s subject) name() string {
+	if s.noReceipts {
+		return s.engine + "-receipts-off"
+	}
+	return s.engine
+}
+
+// receipts is the Run.Receipts of the subject's runs.
+func (s subject) receipts() string {
+	if s.noReceipts {
+		return "off"
+	}
+	return "on"
+}
+
 func run() error {
 	var (
 		engineList = flag.String("engines", runtime.EngineNative, "Extism ABI engines, comma-separated, one server each: "+strings.Join(engines, ", "))
 		conc       = flag.String("c", "8,32", "concurrency levels, comma-separated")
 		tools      = flag.String("tools", "echo", "tools to load, comma-separated: echo (plugins/wat/echo.wasm), hello (-hello)")
 		hello      = flag.String("hello", "plugins/build/hello.wasm", "the built hello plugin (bash plugins/build.sh)")
-		rounds     = flag.Int("rounds", 3, "rounds; each runs every tool at every concurrency on every engine")
+		noReceipts = flag.Bool("receipts-off", false, "also run the native engine with receipts off (bench.ServerOptions.NoReceipts), to measure what receipts cost; needs native in -engines")
+		rounds     = flag.Int("rounds", 3, "rounds; each runs every tool at every concurrency on every server")
 		requests   = flag.Int("n", 20000, "most requests per run")
 		duration   = flag.Duration("d", 5*time.Second, "longest run")
-		warmup     = flag.Duration("warmup", time.Second, "unmeasured load per engine and tool before the first round")
+		warmup     = flag.Duration("warmup", time.Second, "unmeasured load per server and tool before the first round")
 		out        = flag.String("out", "-", "file for the JSON lines; - is stdout")
-		dataDir    = flag.String("data", "", "root of the servers' data directories, <data>/<engine>; default a temporary one, removed at exit")
-		cacheFlag  = flag.String("cache", "", "wazero compilation cache directory, shared by the engines; default <data>/<engine>/cache")
+		dataDir    = flag.String("data", "", "root of the servers' data directories, <data>/<engine>[-receipts-off]; default a temporary one, removed at exit")
+		cacheFlag  = flag.String("cache", "", "wazero compilation cache directory, shared by the servers; default <data>/<engine>[-receipts-off]/cache")
 		cpuProf    = flag.String("cpuprofile", "", "write a CPU profile of the measured rounds (servers and client) here")
 	)
 	flag.Parse()
@@ -73,6 +99,18 @@ func run() error {
 			return fmt.Errorf("-engines: engine %q given twice", e)
 		}
 		engineNames = append(engineNames, e)
+	}
+	// The receipts-off server follows the native one, so that in most rounds the two run back to back.
+	var subjects []subject
+	for _, e := range engineNames {
+		subjects = append(subjects, subject{engine: e})
+		if e == runtime.EngineNative && *noReceipts {
+			subjects = append(subjects, subject{engine: e, noReceipts: true})
+		}
+	}
+	if *noReceipts && !slices.Contains(engineNames, runtime.EngineNative) {
+		return fmt.Errorf("-receipts-off: the receipts-off server runs the native engine, to compare with it: add %s to -engines",
+			runtime.EngineNative)
 	}
 	var levels []int
 	for _, s := range strings.Split(*conc, ",") {
@@ -121,34 +159,40 @@ func run() error {
 		dir = tmp
 	}
 
-	// One server per engine, each with its own data directory (store, admin key, receipts), all started before
+	// One server per subject, each with its own data directory (store, admin key, receipts), all started before
 	// the first round and kept up to the last.
 	ctx := context.Background()
 	top := slices.Max(levels)
-	servers := map[string]*bench.Server{}
-	for _, e := range engineNames {
-		srv, err := bench.StartServer(ctx, filepath.Join(dir, e), bench.ServerOptions{Engine: e, CacheDir: *cacheFlag})
+	servers := map[subject]*bench.Server{}
+	for _, sub := range subjects {
+		sdir := filepath.Join(dir, sub.name())
+		srv, err := bench.StartServer(ctx, sdir, bench.ServerOptions{Engine: sub.engine, CacheDir: *cacheFlag,
+			NoReceipts: sub.noReceipts})
 		if err != nil {
-			return fmt.Errorf("engine[%s]: %w", e, err)
+			return fmt.Errorf("server[%s]: %w", sub.name(), err)
 		}
 		defer srv.Close(ctx)
-		servers[e] = srv
+		servers[sub] = srv
 		setup := srv.Client(top)
 		for _, name := range toolNames {
 			if err := bench.Publish(ctx, setup, name, "1.0.0", cases[name].Wasm); err != nil {
-				return fmt.Errorf("engine[%s]: %w", e, err)
+				return fmt.Errorf("server[%s]: %w", sub.name(), err)
 			}
 			if *warmup > 0 {
 				if _, err := bench.Load(ctx, bench.LoadOptions{Client: setup, Tool: name, Input: cases[name].Input,
 					Want: cases[name].Want, Concurrency: top, Duration: *warmup}); err != nil {
-					return fmt.Errorf("engine[%s]: %w", e, err)
+					return fmt.Errorf("server[%s]: %w", sub.name(), err)
 				}
 			}
 		}
-		fmt.Fprintf(os.Stderr, "loadgen: engine %s, server %s, data %s\n", e, srv.URL, filepath.Join(dir, e))
+		fmt.Fprintf(os.Stderr, "loadgen: %s, receipts %s, server %s, data %s\n", sub.engine, sub.receipts(), srv.URL, sdir)
 	}
-	fmt.Fprintf(os.Stderr, "loadgen: engines %v, tools %v, concurrency %v, %d rounds of ≤%d requests or ≤%s\n",
-		engineNames, toolNames, levels, *rounds, *requests, *duration)
+	names := make([]string, len(subjects))
+	for i, sub := range subjects {
+		names[i] = sub.name()
+	}
+	fmt.Fprintf(os.Stderr, "loadgen: servers %v, tools %v, concurrency %v, %d rounds of ≤%d requests or ≤%s\n",
+		names, toolNames, levels, *rounds, *requests, *duration)
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
 		if err != nil {
@@ -162,21 +206,21 @@ func run() error {
 	}
 	enc := json.NewEncoder(w)
 	for round := 1; round <= *rounds; round++ {
-		// The engine that goes first turns from round to round, so that neither always follows the other.
-		first := (round - 1) % len(engineNames)
-		order := slices.Concat(engineNames[first:], engineNames[:first])
+		// The subject that goes first turns from round to round, so that none always follows another.
+		first := (round - 1) % len(subjects)
+		order := slices.Concat(subjects[first:], subjects[:first])
 		for _, name := range toolNames {
 			for _, c := range levels {
-				for _, e := range order {
+				for _, sub := range order {
 					// A client per run, so that connections are opened at this concurrency and no more.
 					cpu0, cpuOK := bench.ProcessCPU()
-					r, err := bench.Load(ctx, bench.LoadOptions{Client: servers[e].Client(c), Tool: name,
+					r, err := bench.Load(ctx, bench.LoadOptions{Client: servers[sub].Client(c), Tool: name,
 						Input: cases[name].Input, Want: cases[name].Want, Concurrency: c, Requests: *requests,
 						Duration: *duration})
 					if err != nil {
 						return err
 					}
-					line := Run{Round: round, Engine: e, LoadResult: r}
+					line := Run{Round: round, Engine: sub.engine, Receipts: sub.receipts(), LoadResult: r}
 					if cpu1, ok := bench.ProcessCPU(); ok && cpuOK && r.Requests > 0 {
 						line.CPUPerRequest = (cpu1 - cpu0) / time.Duration(r.Requests)
 						line.CPUCores = (cpu1 - cpu0).Seconds() / r.Elapsed.Seconds()
@@ -184,8 +228,8 @@ func run() error {
 					if err := enc.Encode(line); err != nil {
 						return err
 					}
-					fmt.Fprintf(os.Stderr, "round %d %-10s %-6s c=%-3d %7d ok %4d errors %8.0f req/s  p50 %-9s p99 %-9s cpu/req %-8s cores %.2f %s\n",
-						round, e, name, c, r.Requests, r.Errors, r.RPS, r.P50.Round(time.Microsecond),
+					fmt.Fprintf(os.Stderr, "round %d %-23s %-6s c=%-3d %7d ok %4d errors %8.0f req/s  p50 %-9s p99 %-9s cpu/req %-8s cores %.2f %s\n",
+						round, sub.name(), name, c, r.Requests, r.Errors, r.RPS, r.P50.Round(time.Microsecond),
 						r.P99.Round(time.Microsecond), line.CPUPerRequest.Round(time.Microsecond), line.CPUCores, r.FirstError)
 				}
 			}
