@@ -50,6 +50,59 @@ func TestStore_Receipts(t *testing.T) {
 	receiptstest.Run(t, func(t *testing.T) receipts.Store { return open(t) })
 }
 
+// TestStore_ReceiptsIndexed runs the receipts suite with every receipt in the index, not pending: the applier
+// paused, and the pending receipts applied after each Append ("each": one run per receipt, and a receipt older
+// than one already indexed kept singly, as the suite appends out of order) or before each read ("bulk": runs of
+// many, in log order).
+func TestStore_ReceiptsIndexed(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"each", "bulk"} {
+		t.Run(mode, func(t *testing.T) {
+			receiptstest.Run(t, func(t *testing.T) receipts.Store {
+				s := open(t)
+				s.log.paused.Store(true)
+				return &indexedStore{Store: s, t: t, each: mode == "each"}
+			})
+		})
+	}
+}
+
+// indexedStore applies pending receipts after each Append (each) or before each read.
+type indexedStore struct {
+	*Store
+	t    *testing.T
+	each bool
+}
+
+func (s *indexedStore) applied() {
+	if err := s.apply(); err != nil {
+		s.t.Errorf("apply: %v", err)
+	}
+	s.log.mu.RLock()
+	defer s.log.mu.RUnlock()
+	if n := len(s.log.pending.entries); n > 0 && !s.each {
+		s.t.Errorf("%d entries still pending after apply", n)
+	}
+}
+
+func (s *indexedStore) Append(ctx context.Context, r *receipts.Receipt) error {
+	err := s.Store.Append(ctx, r)
+	if s.each {
+		s.applied()
+	}
+	return err
+}
+
+func (s *indexedStore) Get(ctx context.Context, id string) (*receipts.Receipt, error) {
+	s.applied()
+	return s.Store.Get(ctx, id)
+}
+
+func (s *indexedStore) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receipt, string, error) {
+	s.applied()
+	return s.Store.List(ctx, f)
+}
+
 // TestStore_Reopen closes a store with one of everything in it and checks it all comes back.
 func TestStore_Reopen(t *testing.T) {
 	t.Parallel()

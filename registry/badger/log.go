@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"math/bits"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -253,9 +256,15 @@ func (s *Store) loadLog() error {
 		}
 		l.size.Store(size)
 		l.pending = pendingLog{base: size, hashBase: tlog.StoredHashIndex(0, size), byID: map[string]int64{}}
-		if l.indexedMax.receipt, err = lastID(txn, receiptKey("")); err != nil {
+		single, err := lastID(txn, receiptKey(""))
+		if err != nil {
 			return err
 		}
+		newestRun, err := lastID(txn, []byte(runPrefix))
+		if err != nil {
+			return err
+		}
+		l.indexedMax.receipt = max(single, newestRun)
 		l.indexedMax.event, err = lastID(txn, logEventKey(""))
 		return err
 	})
@@ -431,13 +440,27 @@ func (s *Store) apply() error {
 	return nil
 }
 
-// applyChunk indexes entries numbered from first, with the stored hashes they added, in one synced transaction.
+// applyChunk indexes entries numbered from first, with the stored hashes they added, in one transaction.
+// Receipts newer than every receipt indexed so far — nearly all — go into one run (rc/) and one run per tool
+// (rtc/); an older one, whose call outlasted calls that started after it, gets keys of its own (r/, rt/), as
+// does every event (l/event/). Runs stay disjoint and ascending, which is what lookups and listings rely on.
 func (s *Store) applyChunk(first int64, entries []*appendReq, hashes []tlog.Hash) error {
-	txn := s.log.db.NewTransaction(true)
+	l := &s.log
+	l.mu.RLock()
+	floor := l.indexedMax.receipt // only the applier changes it
+	l.mu.RUnlock()
+	txn := l.db.NewTransaction(true)
 	defer txn.Discard()
 	leaves := make([]byte, 0, len(entries)*(30+entryPosSize))
+	var run []runRec
 	for i, r := range entries {
-		if err := txn.Set(r.key(), indexValue(first+int64(i), r.pos)); err != nil {
+		index := first + int64(i)
+		leaves = r.pos.append(append(append(leaves, byte(len(r.id))), r.id...))
+		if r.tool != "" && r.id > floor {
+			run = append(run, runRec{id: r.id, tool: r.tool, index: index, pos: r.pos})
+			continue
+		}
+		if err := txn.Set(r.key(), indexValue(index, r.pos)); err != nil {
 			return err
 		}
 		if r.tool != "" {
@@ -445,11 +468,25 @@ func (s *Store) applyChunk(first int64, entries []*appendReq, hashes []tlog.Hash
 				return err
 			}
 		}
-		leaves = r.pos.append(append(append(leaves, byte(len(r.id))), r.id...))
 	}
-	run := make([]byte, 0, len(hashes)*tlog.HashSize)
+	if len(run) > 0 {
+		slices.SortFunc(run, func(a, b runRec) int { return strings.Compare(a.id, b.id) })
+		if err := txn.Set(append([]byte(runPrefix), run[len(run)-1].id...), encodeRun(run, "")); err != nil {
+			return err
+		}
+		tools := map[string]string{} // tool → its newest id in the run
+		for _, r := range run {
+			tools[r.tool] = r.id
+		}
+		for tool, hi := range tools {
+			if err := txn.Set(append(runToolPrefix(tool), hi...), encodeRun(run, tool)); err != nil {
+				return err
+			}
+		}
+	}
+	hashRun := make([]byte, 0, len(hashes)*tlog.HashSize)
 	for _, h := range hashes {
-		run = append(run, h[:]...)
+		hashRun = append(hashRun, h[:]...)
 	}
 	end := first + int64(len(entries))
 	// Replay at the next Open starts after the last record fully indexed, or at the one indexed in part.
@@ -461,7 +498,7 @@ func (s *Store) applyChunk(first int64, entries []*appendReq, hashes []tlog.Hash
 	replay := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, uint64(at.seg)), uint64(at.off))
 	for _, kv := range []struct{ k, v []byte }{
 		{u64Key(logLeafPrefix, first), leaves},
-		{u64Key(logHashPrefix, tlog.StoredHashIndex(0, first)), run},
+		{u64Key(logHashPrefix, tlog.StoredHashIndex(0, first)), hashRun},
 		{logSizeKey, binary.BigEndian.AppendUint64(nil, uint64(end))},
 		{logReplayKey, replay},
 	} {
@@ -470,6 +507,91 @@ func (s *Store) applyChunk(first int64, entries []*appendReq, hashes []tlog.Hash
 		}
 	}
 	return txn.Commit()
+}
+
+// Runs: rc/<newest id> and rtc/<tool>/<newest id of the tool> hold, ids ascending, one runRecSize record per
+// receipt: its id, leaf index (u64 BE) and position in the segments. Every receipt of a run is newer than every
+// receipt indexed before it, so runs never overlap: the run that may hold an id is the first whose key is at or
+// after it.
+const (
+	runPrefix     = "rc/"
+	receiptIDSize = len("rcpt_") + 24
+	runRecSize    = receiptIDSize + 8 + entryPosSize
+)
+
+func runToolPrefix(tool string) []byte { return []byte("rtc/" + tool + "/") }
+
+// runRec is one receipt of a run.
+type runRec struct {
+	id, tool string
+	index    int64
+	pos      entryPos
+}
+
+// encodeRun encodes the records of run (ids ascending) of tool, or all if tool is "".
+func encodeRun(run []runRec, tool string) []byte {
+	b := make([]byte, 0, len(run)*runRecSize)
+	for _, r := range run {
+		if tool == "" || r.tool == tool {
+			b = r.pos.append(binary.BigEndian.AppendUint64(append(b, r.id...), uint64(r.index)))
+		}
+	}
+	return b
+}
+
+// runLen is how many records run value v holds; an error if v is not whole records.
+func runLen(v []byte) (int, error) {
+	if len(v)%runRecSize != 0 || len(v) == 0 {
+		return 0, fmt.Errorf("index run of %d bytes: %w", len(v), ErrCorrupt)
+	}
+	return len(v) / runRecSize, nil
+}
+
+// runAt decodes record i of run value v.
+func runAt(v []byte, i int) (id string, index int64, pos entryPos) {
+	r := v[i*runRecSize : (i+1)*runRecSize]
+	return string(r[:receiptIDSize]), int64(binary.BigEndian.Uint64(r[receiptIDSize:])), decodeEntryPos(r[receiptIDSize+8:])
+}
+
+// runFind returns the record of id in run value v.
+func runFind(v []byte, id string) (index int64, pos entryPos, found bool, err error) {
+	n, err := runLen(v)
+	if err != nil {
+		return 0, entryPos{}, false, err
+	}
+	i := sort.Search(n, func(i int) bool { return string(v[i*runRecSize:i*runRecSize+receiptIDSize]) >= id })
+	if i == n {
+		return 0, entryPos{}, false, nil
+	}
+	got, index, pos := runAt(v, i)
+	return index, pos, got == id, nil
+}
+
+// indexOf finds where the database indexes an entry: its leaf index and position in the segments.
+func indexOf(txn *badgerdb.Txn, id string) (index int64, pos entryPos, found bool, err error) {
+	key := entryKey(id)
+	if key == nil {
+		return 0, entryPos{}, false, nil
+	}
+	val, found, err := get(txn, key)
+	if err != nil || found {
+		if err == nil {
+			index, pos, err = decodeIndexValue(val)
+		}
+		return index, pos, found, err
+	}
+	if !receipts.ValidID(id) {
+		return 0, entryPos{}, false, nil
+	}
+	it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: []byte(runPrefix)})
+	defer it.Close()
+	if it.Seek(append([]byte(runPrefix), id...)); !it.Valid() {
+		return 0, entryPos{}, false, nil
+	}
+	if val, err = it.Item().ValueCopy(nil); err != nil {
+		return 0, entryPos{}, false, err
+	}
+	return runFind(val, id)
 }
 
 // logChunkCost is Badger's estimate of the keys a transaction writes once, whatever its size: the two runs and
@@ -484,7 +606,10 @@ func entryCost(r *appendReq, index int64, threshold int64) int64 {
 	c := entrySize(len(r.key()), 8+entryPosSize, threshold) +
 		int64(1+len(r.id)+entryPosSize) + int64(1+bits.TrailingZeros64(uint64(index+1)))*tlog.HashSize + logChunkCost
 	if r.tool != "" {
-		c += entrySize(len("rt/")+len(r.tool)+1+len(r.id), 0, threshold)
+		// As a receipt of its own, or as its records in two runs and, at most, their keys.
+		c += entrySize(len("rt/")+len(r.tool)+1+len(r.id), 0, threshold) + int64(2*runRecSize) +
+			entrySize(len(runPrefix)+receiptIDSize, 0, threshold) +
+			entrySize(len(runToolPrefix(r.tool))+receiptIDSize, 0, threshold)
 	}
 	return c
 }
@@ -698,14 +823,12 @@ func (s *Store) LeafIndex(ctx context.Context, id string) (int64, error) {
 	}
 	var index int64
 	err = s.log.db.View(func(txn *badgerdb.Txn) error {
-		val, found, err := get(txn, entryKey(id))
-		if err != nil {
-			return err
+		var found bool
+		var err error
+		index, _, found, err = indexOf(txn, id)
+		if err == nil && !found {
+			err = tlog.ErrNotFound
 		}
-		if !found {
-			return tlog.ErrNotFound
-		}
-		index, _, err = decodeIndexValue(val)
 		return err
 	})
 	if err != nil {

@@ -222,7 +222,7 @@ func (s *Store) commitBatch(batch []*appendReq) {
 		dup := map[*appendReq]bool{}
 		err := l.db.View(func(txn *badgerdb.Txn) error {
 			for _, r := range check {
-				found, err := exists(txn, r.key())
+				_, _, found, err := indexOf(txn, r.id)
 				if err != nil {
 					return err
 				}
@@ -296,14 +296,14 @@ func (s *Store) Get(ctx context.Context, id string) (*receipts.Receipt, error) {
 	}
 	var r *receipts.Receipt
 	err = s.log.db.View(func(txn *badgerdb.Txn) error {
-		val, found, err := get(txn, receiptKey(id))
+		_, pos, found, err := indexOf(txn, id)
 		if err != nil {
 			return err
 		}
 		if !found {
 			return receipts.ErrNotFound
 		}
-		r, err = s.readReceipt(val)
+		r, err = s.readReceipt(pos)
 		return err
 	})
 	if err != nil {
@@ -341,10 +341,6 @@ func (s *Store) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receip
 	if f.Tool != "" && !registry.ValidToolName(f.Tool) {
 		return page, "", nil // no receipt can have it
 	}
-	prefix := []byte("r/")
-	if f.Tool != "" {
-		prefix = receiptToolPrefix(f.Tool)
-	}
 	since := f.Since.UnixNano()
 	keep := func(r *receipts.Receipt) bool {
 		return (f.Status == "" || r.Status == f.Status) && (f.Since.IsZero() || !r.StartedAt.Before(f.Since))
@@ -372,42 +368,17 @@ func (s *Store) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receip
 	}
 	var stored []*receipts.Receipt
 	err = s.log.db.View(func(txn *badgerdb.Txn) error {
-		// Index entries have no value worth prefetching, and a page is usually small: values are read as needed.
-		it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: prefix, Reverse: true})
-		defer it.Close()
-		if after == "" {
-			it.Seek(append(bytes.Clone(prefix), 0xff))
-		} else {
-			seek := append(bytes.Clone(prefix), after...)
-			it.Seek(seek)
-			if it.Valid() && bytes.Equal(it.Item().Key(), seek) {
-				it.Next()
-			}
-		}
-		for ; it.Valid(); it.Next() {
-			item := it.Item()
-			id := string(item.Key()[len(prefix):])
-			if !receipts.ValidID(id) {
-				return fmt.Errorf("key[%q]: %w", item.Key(), ErrCorrupt)
-			}
-			if !f.Since.IsZero() && idTime(id) < since {
-				break
-			}
-			var val []byte
-			var err error
-			if f.Tool == "" {
-				val, err = item.ValueCopy(nil)
-			} else {
-				var found bool
-				val, found, err = get(txn, receiptKey(id))
-				if err == nil && !found {
-					err = fmt.Errorf("receipt[%s] indexed but missing: %w", id, ErrCorrupt)
-				}
-			}
-			if err != nil {
+		ids := newIndexWalk(txn, f.Tool, after)
+		defer ids.close()
+		for {
+			id, pos, ok, err := ids.next()
+			if err != nil || !ok {
 				return err
 			}
-			r, err := s.readReceipt(val)
+			if !f.Since.IsZero() && idTime(id) < since {
+				return nil
+			}
+			r, err := s.readReceipt(pos)
 			if err != nil {
 				return fmt.Errorf("receipt[%s]: %w", id, err)
 			}
@@ -415,10 +386,9 @@ func (s *Store) List(ctx context.Context, f receipts.Filter) ([]*receipts.Receip
 				continue
 			}
 			if stored = append(stored, r); len(stored) > limit { // one more than a page tells there is a next
-				break
+				return nil
 			}
 		}
-		return nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("list receipts: %w", err)
@@ -442,12 +412,8 @@ func idTime(id string) int64 {
 	return int64(binary.BigEndian.Uint64(b))
 }
 
-// readReceipt reads the receipt an r/ value points at in the log's segments.
-func (s *Store) readReceipt(index []byte) (*receipts.Receipt, error) {
-	_, pos, err := decodeIndexValue(index)
-	if err != nil {
-		return nil, err
-	}
+// readReceipt reads the receipt at pos in the log's segments.
+func (s *Store) readReceipt(pos entryPos) (*receipts.Receipt, error) {
 	val, err := s.log.seg.read(pos)
 	if err != nil {
 		return nil, err
@@ -464,4 +430,143 @@ func decodeReceipt(val []byte) (*receipts.Receipt, error) {
 		return nil, fmt.Errorf("%v: %w", err, ErrCorrupt)
 	}
 	return r, nil
+}
+
+// indexWalk yields the receipts the database indexes, or those of one tool, newest id first, from just before
+// an id: it merges the receipts indexed singly with the runs (log.go, applyChunk), both walked backwards.
+type indexWalk struct {
+	txn     *badgerdb.Txn
+	singles *badgerdb.Iterator // r/<id> or rt/<tool>/<id>, backwards
+	runs    *badgerdb.Iterator // rc/<hi> or rtc/<tool>/<hi>, backwards
+	sPrefix []byte
+	rPrefix []byte
+	byTool  bool
+	after   string // yield only ids before it; "" for all
+
+	single    string // the next single's id, "" when done
+	singleVal []byte // and its r/ value (not for a tool's)
+	run       []byte // the run being walked, and the next record of it
+	runNext   int
+	firstRun  []byte // the run holding after, walked before the others
+	singleErr error
+}
+
+func newIndexWalk(txn *badgerdb.Txn, tool, after string) *indexWalk {
+	w := &indexWalk{txn: txn, after: after, byTool: tool != "", sPrefix: receiptKey(""), rPrefix: []byte(runPrefix)}
+	if w.byTool {
+		w.sPrefix, w.rPrefix = receiptToolPrefix(tool), runToolPrefix(tool)
+	}
+	// Index entries have no value worth prefetching, and a page is usually small: values are read as needed.
+	w.singles = txn.NewIterator(badgerdb.IteratorOptions{Prefix: w.sPrefix, Reverse: true})
+	w.runs = txn.NewIterator(badgerdb.IteratorOptions{Prefix: w.rPrefix, Reverse: true})
+	if after == "" {
+		w.singles.Seek(append(bytes.Clone(w.sPrefix), 0xff))
+		w.runs.Seek(append(bytes.Clone(w.rPrefix), 0xff))
+	} else {
+		seek := append(bytes.Clone(w.sPrefix), after...)
+		if w.singles.Seek(seek); w.singles.Valid() && bytes.Equal(w.singles.Item().Key(), seek) {
+			w.singles.Next()
+		}
+		// The run that may hold ids on both sides of after is the first whose key is after it, if any: walk its
+		// older part first, then the runs wholly before after.
+		fwd := txn.NewIterator(badgerdb.IteratorOptions{Prefix: w.rPrefix})
+		if fwd.Seek(append(bytes.Clone(w.rPrefix), after...)); fwd.Valid() {
+			w.firstRun, w.singleErr = fwd.Item().ValueCopy(nil)
+		}
+		fwd.Close()
+		seek = append(bytes.Clone(w.rPrefix), after...)
+		if w.runs.Seek(seek); w.runs.Valid() && bytes.Equal(w.runs.Item().Key(), seek) {
+			w.runs.Next() // that run is firstRun
+		}
+	}
+	w.advanceSingle()
+	return w
+}
+
+func (w *indexWalk) close() {
+	w.singles.Close()
+	w.runs.Close()
+}
+
+// advanceSingle reads the next single's id.
+func (w *indexWalk) advanceSingle() {
+	w.single = ""
+	if !w.singles.Valid() {
+		return
+	}
+	id := string(w.singles.Item().Key()[len(w.sPrefix):])
+	if !receipts.ValidID(id) {
+		w.singleErr = fmt.Errorf("key[%q]: %w", w.singles.Item().Key(), ErrCorrupt)
+		return
+	}
+	w.single = id
+	if !w.byTool {
+		w.singleVal, w.singleErr = w.singles.Item().ValueCopy(w.singleVal[:0])
+	}
+	w.singles.Next()
+}
+
+// runHead returns the next id of the runs, loading runs as needed; "" when done.
+func (w *indexWalk) runHead() (string, error) {
+	for {
+		for w.runNext >= 0 && w.run != nil {
+			id, _, _ := runAt(w.run, w.runNext)
+			if w.after == "" || id < w.after {
+				return id, nil
+			}
+			w.runNext--
+		}
+		var val []byte
+		var err error
+		switch {
+		case w.firstRun != nil:
+			val, w.firstRun = w.firstRun, nil
+		case w.runs.Valid():
+			val, err = w.runs.Item().ValueCopy(nil)
+			w.runs.Next()
+		default:
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		n, err := runLen(val)
+		if err != nil {
+			return "", err
+		}
+		w.run, w.runNext = val, n-1
+	}
+}
+
+// next returns the next receipt's id and position, newest first.
+func (w *indexWalk) next() (id string, pos entryPos, ok bool, err error) {
+	if w.singleErr != nil {
+		return "", entryPos{}, false, w.singleErr
+	}
+	head, err := w.runHead()
+	if err != nil {
+		return "", entryPos{}, false, err
+	}
+	if head != "" && head > w.single { // ids are unique: a run's and a single's never tie
+		_, _, pos = runAt(w.run, w.runNext)
+		w.runNext--
+		return head, pos, true, nil
+	}
+	if w.single == "" {
+		return "", entryPos{}, false, nil
+	}
+	id = w.single
+	if w.byTool { // rt/ keys are bare: the position is under r/
+		var found bool
+		if _, pos, found, err = indexOf(w.txn, id); err == nil && !found {
+			err = fmt.Errorf("receipt[%s] indexed but missing: %w", id, ErrCorrupt)
+		}
+	} else {
+		_, pos, err = decodeIndexValue(w.singleVal)
+	}
+	if err != nil {
+		return "", entryPos{}, false, err
+	}
+	w.advanceSingle()
+	return id, pos, true, nil
 }
