@@ -32,9 +32,11 @@ var _ tlog.Store = (*Store)(nil)
 //     pending overlay that every read consults — advance the tree size, and answer the Appends. An acknowledged
 //     receipt is durable and visible, and a checkpoint can only ever sign synced leaves.
 //  2. The applier indexes pending entries in the receipts database in bulk, every applyInterval or when applyKick
-//     entries wait: per entry, its id → leaf index and position in the segments, and a receipt's tool index; per
-//     transaction, one run of leaf ids and positions, one run of tree hashes, and the size; synced. It then drops
-//     them from the overlay. The entries' bytes stay in the segments: the database holds no receipt twice.
+//     entries wait, one transaction at a time: the receipts as one run of ids → leaf index and position in the
+//     segments, sorted by id, and one such run per tool (applyChunk; a receipt older than one already indexed, and
+//     every event, gets a key of its own instead); one run of leaf ids and positions, one run of tree hashes, and
+//     the size. It then drops them from the overlay. The entries' bytes stay in the segments: the database holds no
+//     receipt twice, and a few keys per transaction rather than two per receipt.
 //  3. At Open, the database indexes a prefix of the log; the segments' entries past it are numbered and hashed
 //     again, and pending once more.
 //
@@ -51,7 +53,8 @@ const (
 )
 
 // Keys of the receipts database (see also the package comment). r/<receipt id> and l/event/<event id> hold the
-// entry's leaf index (u64 BE) and its position in the segments (entryPos); rt/<tool>/<receipt id> is empty.
+// entry's leaf index (u64 BE) and its position in the segments (entryPos); rt/<tool>/<receipt id> is empty; the
+// runs, rc/ and rtc/, are described at runPrefix.
 var (
 	logSizeKey     = []byte("l/size")   // tree size, u64 BE
 	logReplayKey   = []byte("l/replay") // where replay starts in the segments: segment u64 BE, offset u64 BE
