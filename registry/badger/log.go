@@ -591,10 +591,11 @@ func indexOf(txn *badgerdb.Txn, id string) (index int64, pos entryPos, found boo
 	if it.Seek(append([]byte(runPrefix), id...)); !it.Valid() {
 		return 0, entryPos{}, false, nil
 	}
-	if val, err = it.Item().ValueCopy(nil); err != nil {
-		return 0, entryPos{}, false, err
-	}
-	return runFind(val, id)
+	err = it.Item().Value(func(v []byte) error {
+		index, pos, found, err = runFind(v, id)
+		return err
+	})
+	return index, pos, found, err
 }
 
 // logChunkCost is Badger's estimate of the keys a transaction writes once, whatever its size: the two runs and
