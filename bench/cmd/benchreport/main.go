@@ -594,7 +594,8 @@ func writeLoad(p func(string, ...any), g loadGroups) {
 	p("`server.EnsureAdminKey`, `server.New` + `Serve` on `127.0.0.1:0` — with the tool published as ")
 	p("`{\"module\": digest}` (default limits) and pinned; then N workers, each with one request in flight through ")
 	p("`sdk/client` (keep-alive, one connection per worker), each run bounded by requests and time. Every 200 ")
-	p("carries a receipt that Badger has synced to disk (`SyncWrites`, commits batched across concurrent requests)")
+	p("carries a receipt that is synced to disk in the signed log (one `fdatasync` per group commit, shared by the ")
+	p("requests that wait together; registry/badger)")
 	if g.off {
 		p(", except on the receipts-off server (rows with receipts **off**)")
 	}

@@ -89,8 +89,9 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 		p("concurrency, for the synced receipt commit. Beyond that, more concurrency adds queueing (Little's law: ")
 		p("mean latency = concurrency ÷ req/s). Besides the sandbox, each request pays the HTTP path (fasthttp ")
 		p("and Fiber, the token check, the server's admission checks, resolving the pin in Badger), the receipt ")
-		p("(its canonical JSON and a synced Badger commit, which concurrent requests share, so higher concurrency ")
-		p("amortizes the sync) and the load generator's own `net/http` client in the same process.")
+		p("(its canonical JSON, its hashes in the log and a synced write of the log's segment, which concurrent ")
+		p("requests share, so higher concurrency amortizes the sync) and the load generator's own `net/http` client ")
+		p("in the same process.")
 		if load.off {
 			p(" What the receipt takes, against the same server with receipts off, is in \"What the log costs\" above.")
 		}
