@@ -8,12 +8,22 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/runtime"
 	"github.com/toolgate/toolgate/runtime/fuel"
 )
 
 // The subjects of the fresh-instance comparison, in the order they run. Each Run is one sandbox: instantiate
 // the compiled module, call its export, and release everything the instance holds.
 const (
+	// FreshToolgate: Toolgate's own runtime as `toolgate serve` runs it (bench/subject.go, subject "toolgate"):
+	// runtime.New with Metering on and the native Extism engine (the default), the module Loaded (instrumented
+	// and compiled in memory), and each Run one runtime.Invoke of the export with FreshInput and the default
+	// limits (64 MiB memory cap, 1 MiB input and output caps, DefaultFuel), which must end ok having used fuel.
+	// Per call that is the fuel meter, the memory limiter, the Extism kernel holding the input for
+	// extism:host/env (a host module instantiated once per runtime), log and output capture, and the
+	// classification of the result.
+	FreshToolgate = "toolgate"
 	// FreshWazero: InstantiateModule (anonymous, WithStartFunctions()) + call + Close on wazero's compiler.
 	FreshWazero = "wazero"
 	// FreshWazeroFuel: the same on the module instrumented with ToolgateOptions, with the budget written
@@ -31,8 +41,8 @@ const (
 )
 
 // FreshSubjects lists the subjects of the fresh-instance comparison.
-var FreshSubjects = []string{FreshWazero, FreshWazeroFuel, FreshWasmtime, FreshWasmtimeFuel, FreshWasmtimePooling,
-	FreshWasmtimePoolingFuel}
+var FreshSubjects = []string{FreshToolgate, FreshWazero, FreshWazeroFuel, FreshWasmtime, FreshWasmtimeFuel,
+	FreshWasmtimePooling, FreshWasmtimePoolingFuel}
 
 // Fresh runs a call in a fresh instance, repeatedly, with the module compiled beforehand. It is not safe for
 // concurrent use.
@@ -43,9 +53,11 @@ type Fresh interface {
 }
 
 // NewFresh prepares subject (one of FreshSubjects) to call export in fresh instances of wasm, which must have
-// no imports and no start function.
+// no imports and no start function (and, for FreshToolgate, return 0 under the Extism ABI).
 func NewFresh(subject string, wasm []byte, export string) (Fresh, error) {
 	switch subject {
+	case FreshToolgate:
+		return newToolgateFresh(wasm, export)
 	case FreshWazero, FreshWazeroFuel:
 		return newWazeroFresh(wasm, export, subject == FreshWazeroFuel)
 	case FreshWasmtime, FreshWasmtimeFuel, FreshWasmtimePooling, FreshWasmtimePoolingFuel:
@@ -55,6 +67,43 @@ func NewFresh(subject string, wasm []byte, export string) (Fresh, error) {
 	}
 	return nil, fmt.Errorf("peers: fresh subject[%s]: unknown (have %v)", subject, FreshSubjects)
 }
+
+type toolgateFresh struct {
+	ctx  context.Context
+	rt   *runtime.Runtime
+	call runtime.Call
+}
+
+func newToolgateFresh(wasm []byte, export string) (*toolgateFresh, error) {
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.Config{Metering: true})
+	if err != nil {
+		return nil, err
+	}
+	f := &toolgateFresh{ctx: ctx, rt: rt}
+	info, err := rt.Load(ctx, wasm)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	f.call = runtime.Call{Module: info.Digest, Entry: export, Input: FreshInput}
+	return f, f.Run()
+}
+
+func (f *toolgateFresh) Run() error {
+	res, err := f.rt.Invoke(f.ctx, f.call)
+	switch {
+	case err != nil:
+		return err
+	case res.Status != receipts.StatusOK:
+		return fmt.Errorf("peers: %s: status[%s] %s", f.call.Entry, res.Status, res.Error)
+	case res.Fuel == nil || res.Fuel.Used == 0:
+		return fmt.Errorf("peers: %s used no fuel (%+v)", f.call.Entry, res.Fuel)
+	}
+	return nil
+}
+
+func (f *toolgateFresh) Close() { _ = f.rt.Close(f.ctx) }
 
 type wazeroFresh struct {
 	ctx      context.Context

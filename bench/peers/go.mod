@@ -1,5 +1,6 @@
 // The peer comparison against wasmtime: a module of its own so that the main module never needs cgo
-// (wasmtime-go links a static libwasmtime.a). It measures the checkout's own runtime/fuel, through the replace.
+// (wasmtime-go links a static libwasmtime.a). It measures the checkout's own runtime/fuel and runtime, through
+// the replace.
 module github.com/toolgate/toolgate/bench/peers
 
 go 1.26.0
@@ -10,6 +11,15 @@ require (
 	github.com/toolgate/toolgate v0.0.0
 )
 
-require golang.org/x/sys v0.48.0 // indirect
+require (
+	github.com/dylibso/observe-sdk/go v0.0.0-20240819160327-2d926c5d788a // indirect
+	github.com/extism/go-sdk v1.7.1 // indirect
+	github.com/gobwas/glob v0.2.3 // indirect
+	github.com/ianlancetaylor/demangle v0.0.0-20240805132620-81f5be970eca // indirect
+	github.com/tetratelabs/wabin v0.0.0-20230304001439-f6f874872834 // indirect
+	go.opentelemetry.io/proto/otlp v1.3.1 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
+)
 
 replace github.com/toolgate/toolgate => ../..

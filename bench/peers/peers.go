@@ -69,6 +69,10 @@ const (
 	FreshExport = "run"
 )
 
+// FreshInput is the input of the toolgate fresh subject's calls, the one bench.Input gives every case of the
+// main benchmarks (nop ignores it); the other subjects pass none, the module having no way to read it.
+var FreshInput = []byte(`{"name":"Ada"}`)
+
 // DefaultRoot is the repository root as seen from bench/peers, where `go test` runs this package.
 const DefaultRoot = "../.."
 

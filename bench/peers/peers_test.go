@@ -71,7 +71,11 @@ func TestRunners(t *testing.T) {
 	}
 }
 
+// TestFresh runs every fresh subject, Toolgate's runtime first: each Run checks its own call's outcome.
 func TestFresh(t *testing.T) {
+	if len(FreshSubjects) == 0 || FreshSubjects[0] != FreshToolgate {
+		t.Fatalf("FreshSubjects: got %v, want %q first", FreshSubjects, FreshToolgate)
+	}
 	wasm := readFresh(t)
 	for _, s := range FreshSubjects {
 		t.Run(s, func(t *testing.T) {

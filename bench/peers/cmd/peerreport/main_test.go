@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -66,6 +68,54 @@ func TestThousands(t *testing.T) {
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 12000002: "12,000,002", -126093: "−126,093"} {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d): got %s, want %s", n, got, want)
+		}
+	}
+}
+
+// TestWriteFresh checks that the fresh-instance section has a row for every subject, Toolgate's first, and
+// Toolgate's ratios to wasmtime (pooling and on-demand) and to raw wazero.
+func TestWriteFresh(t *testing.T) {
+	// Two runs per subject; each run's time is the subject's base time, times 1 or 2, so every per-run ratio
+	// equals the ratio of the medians.
+	base := map[string]float64{"toolgate": 6000, "wazero": 24000, "wazero+fuel": 25000, "wasmtime": 12000,
+		"wasmtime+fuel": 12500, "wasmtime-pooling": 3000, "wasmtime-pooling+fuel": 3200}
+	var in strings.Builder
+	in.WriteString("cpu: Test CPU\n")
+	for _, k := range []float64{1, 2} {
+		for s, ns := range base {
+			fmt.Fprintf(&in, "BenchmarkFreshInstance/%s-2 \t 1000\t %g ns/op\t %g cpu-ns/op\t 300 B/op\t 13 allocs/op\n",
+				s, k*ns, k*ns)
+		}
+	}
+	res, err := parseBench(strings.NewReader(in.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w strings.Builder
+	writeFresh(func(format string, args ...any) { fmt.Fprintf(&w, format, args...) }, res)
+	out := w.String()
+
+	var rows []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, "| 300 B | 13 |") {
+			rows = append(rows, strings.Fields(line)[1])
+		}
+	}
+	want := []string{"toolgate", "wazero", "wazero+fuel", "wasmtime", "wasmtime+fuel", "wasmtime-pooling",
+		"wasmtime-pooling+fuel"}
+	if !slices.Equal(rows, want) {
+		t.Errorf("rows: got %v, want %v", rows, want)
+	}
+	for _, line := range []string{
+		"| toolgate | **9.00 µs** | 6.00 µs – 12.0 µs | 0.25× |",
+		"| wasmtime-pooling | **2.00×** | 2.00× | 2.00× – 2.00× | +4.50 µs |",
+		"| wasmtime | **0.50×** | 0.50× | 0.50× – 0.50× | −9.00 µs |",
+		"| wazero | **0.25×** | 0.25× | 0.25× – 0.25× | −27.0 µs |",
+		"costs 2.00× as much as wasmtime-go's fresh instance with the pooling allocator, 0.50× as much as with " +
+			"its default (on-demand) allocator, and 0.25× as much as raw wazero's",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("missing %q in:\n%s", line, out)
 		}
 	}
 }

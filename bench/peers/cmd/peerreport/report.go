@@ -519,7 +519,15 @@ func writeTimes(p func(string, ...any), res *results) {
 func writeFresh(p func(string, ...any), res *results) {
 	p("### Fresh instance per call\n\n")
 	p("`BenchmarkFreshInstance/{subject}`: instantiate `%s` (no imports, one 64 KiB page, `run` returns 0; the "+
-		"`nop` case above) from a module compiled before the loop, call `run`, release the instance. wazero: "+
+		"`nop` case above) from a module compiled before the loop, call `run`, release the instance. toolgate: "+
+		"Toolgate's own runtime as `toolgate serve` runs it and as the main table's `toolgate` subject calls it "+
+		"(`runtime.New` with `Metering: true` and the native Extism engine, the module `Load`ed, which "+
+		"instruments and compiles it in memory), each op one `runtime.Invoke` of `run` with the 14-byte input and "+
+		"the default limits, checked to end `ok` having used fuel; so its row includes fuel metering (budget set "+
+		"and used fuel read per call), the memory cap (64 MiB, through its memory allocator, whose buffers are "+
+		"pooled across calls), and the Extism-ABI setup it does per call (the kernel holding the input and output "+
+		"for `extism:host/env`, whose host module is instantiated once per runtime; log and output capture; the "+
+		"result's classification), on the same nop module as the other rows. wazero: "+
 		"`InstantiateModule` (anonymous, `WithStartFunctions()`) + call + `Close`. wasmtime: `NewStore` + "+
 		"`NewInstance` + `GetFunc` + `Call` + `Store.Close` through wasmtime-go. \"+ fuel\" also sets the budget "+
 		"before and reads the remaining fuel after the call. The pooling allocator is not exposed by wasmtime-go "+
@@ -539,8 +547,28 @@ func writeFresh(p func(string, ...any), res *results) {
 			strconv.FormatFloat(res.stat(n, "allocs/op").med, 'f', 0, 64))
 	}
 	p("\n")
+
+	tg := res.stat(freshName(peers.FreshToolgate), "ns/op").med
+	p("Toolgate against the others: the ratio of the medians above, the median of the ratios within each run " +
+		"(every run of the two subjects was in the same process, a few seconds apart) with their range over the " +
+		"runs, and the difference of the medians. Toolgate always meters fuel, so the \"+ fuel\" rows are its " +
+		"like-for-like peers.\n\n")
+	p("| Toolgate ÷ | of the medians | per run: median | per run: range | Toolgate − subject |\n")
+	p("|---|--:|--:|--:|--:|\n")
+	for _, s := range toolgatePeers {
+		med := res.stat(freshName(s), "ns/op").med
+		r := res.ratio(freshName(peers.FreshToolgate), freshName(s))
+		p("| %s | **%s** | %s | %s – %s | %s |\n", s, times(tg/med), times(r.med), times(r.lo), times(r.hi),
+			signedDur(tg-med))
+	}
+	p("\n")
+
 	pool := res.stat(freshName(peers.FreshWasmtimePooling), "ns/op").med
 	onDemand := res.stat(freshName(peers.FreshWasmtime), "ns/op").med
+	p("Toolgate's fresh sandbox + call + close of the nop tool costs %s as much as wasmtime-go's fresh instance "+
+		"with the pooling allocator, %s as much as with its default (on-demand) allocator, and %s as much as raw "+
+		"wazero's, in the same run on the same module. %s\n\n",
+		times(tg/pool), times(tg/onDemand), times(tg/base), toolgateVsWazero(tg, base))
 	p("wazero's fresh instance costs %s as much as wasmtime's with its default allocator, and %s as much as with "+
 		"the pooling allocator. Most of wazero's cost is Go heap work: the 64 KiB page allocated and zeroed on the "+
 		"heap per instance (the B/op column), a deterministic `math/rand` source seeded per instance (wazero's "+
@@ -548,10 +576,32 @@ func writeFresh(p func(string, ...any), res *results) {
 		"collector's work on the other core too). wasmtime maps a fresh memory per instance by default; pooling "+
 		"takes a pre-reserved slot and resets it on release, which saves %s per instance here. Part of every "+
 		"wasmtime figure is wasmtime-go itself (a type lookup and Go allocations per `Call`, finalizer-managed "+
-		"handles; RESEARCH.md measured about 1.3 µs for the same loop written in C). %s These are the floors "+
-		"issue 4's native engine is measured against (the main table's `nop` row is the same module through "+
-		"Toolgate's wazero configuration).\n\n",
+		"handles; RESEARCH.md measured about 1.3 µs for the same loop written in C). %s The toolgate row is "+
+		"issue 4's figure, measured in the same processes as the others; the main table's `nop` row is the same "+
+		"call in another process, with a compilation cache on disk.\n\n",
 		times(base/onDemand), times(base/pool), dur(onDemand-pool), fuelPerInstance(res))
+}
+
+// toolgatePeers are the subjects the toolgate fresh row is compared with, in the order of the ratio table.
+var toolgatePeers = []string{peers.FreshWasmtimePooling, peers.FreshWasmtimePoolingFuel, peers.FreshWasmtime,
+	peers.FreshWasmtimeFuel, peers.FreshWazero, peers.FreshWazeroFuel}
+
+// toolgateVsWazero says why Toolgate's row and raw wazero's differ, in the direction they do.
+func toolgateVsWazero(tg, wazero float64) string {
+	if !(tg < wazero) {
+		return "Toolgate's layers on wazero cost more than the Go heap work it saves raw wazero (below)."
+	}
+	return "It is below raw wazero's although it runs on wazero with more work per call, because it spares " +
+		"wazero's two heap costs below: its memory allocator reuses zeroed buffers from a pool instead of a fresh " +
+		"64 KiB page per instance, and a module without WASI gets no seeded random source."
+}
+
+// signedDur formats a difference of nanoseconds with its sign.
+func signedDur(ns float64) string {
+	if ns < 0 {
+		return "−" + dur(-ns)
+	}
+	return "+" + dur(ns)
 }
 
 // fuelPerInstance says what fuel adds to a fresh instance: each "+ fuel" subject against its base, told apart
