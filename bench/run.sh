@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs Toolgate's whole-system benchmarks and writes docs/BENCHMARKS.md (issue 2's performance baseline).
-# `make bench` runs it after `make toolchains plugins`. Takes about six minutes on 2 cores (each engine, and the
-# receipts-off server, adds up to LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 1.5 minutes by default).
+# `make bench` runs it after `make toolchains plugins`. Takes about eight minutes on 2 cores (each engine, and the
+# receipts-off server, adds up to LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 2.5 minutes by default).
 #
 #   1. BenchmarkFreshSandbox (bench/bench_test.go), ROUNDS times, each round a fresh process running every
 #      subject (toolgate, wazero, extism-sdk) on every case (nop, echo, hello): interleaved, so that a noisy
@@ -17,7 +17,7 @@
 #   4. cmd/benchreport: medians, ratios to raw wazero, the tables, the engines side by side and receipts on against
 #      off, into docs/BENCHMARKS.md.
 #
-# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], GC_GOGC [800], LOAD_ROUNDS [3], LOAD_DURATION [5s],
+# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], GC_GOGC [800], LOAD_ROUNDS [5], LOAD_DURATION [5s],
 # LOAD_REQUESTS [20000], LOAD_CONCURRENCY [1,8,64], LOAD_TOOLS [echo,hello], LOAD_ENGINES [native,extism-sdk],
 # LOAD_RECEIPTS_OFF [1; 0 runs no receipts-off server, and the report has no "What the log costs"; 1 needs native
 # in LOAD_ENGINES], REPORT [docs/BENCHMARKS.md],
@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
 BENCHTIME=${BENCHTIME:-500ms}
 GC_GOGC=${GC_GOGC:-800}
-LOAD_ROUNDS=${LOAD_ROUNDS:-3}
+LOAD_ROUNDS=${LOAD_ROUNDS:-5}
 LOAD_DURATION=${LOAD_DURATION:-5s}
 LOAD_REQUESTS=${LOAD_REQUESTS:-20000}
 LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-1,8,64}
