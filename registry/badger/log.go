@@ -168,8 +168,8 @@ func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 	// where to resume). It has one writer, the applier, so no conflicts to detect; and its keys are random hex
 	// ids, which compression would not shrink by much for its CPU. Its values are runs of tens of kilobytes,
 	// written once and never changed: they go to the value log, which is append-only, so that the LSM tree holds
-	// only keys and pointers and its compactions stay small (with the runs in the tree, a compaction every few
-	// seconds rewrote them all and cost a loaded server a fifth more CPU per call while it ran).
+	// only keys and pointers and its flushes and compactions stay small instead of rewriting every run, level
+	// after level.
 	db, err := badgerdb.Open(bo.WithDir(rdir).WithValueDir(rdir).
 		WithSyncWrites(false).
 		WithDetectConflicts(false).
