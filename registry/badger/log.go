@@ -163,15 +163,13 @@ func (r *appendReq) key() []byte {
 // tree, replays the segments past what the database indexes, and starts the applier.
 func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 	rdir := filepath.Join(dir, receiptsDir)
-	// The segments are the log's write-ahead log and replay whatever the index lacks at Open, so the index's own
-	// commits need not be synced (a crash keeps a prefix of its transactions, each atomic, with l/replay saying
-	// where to resume). It has one writer, the applier, so no conflicts to detect; and its keys are random hex
-	// ids, which compression would not shrink by much for its CPU. Its values are runs of tens of kilobytes,
-	// written once and never changed: they go to the value log, which is append-only, so that the LSM tree holds
-	// only keys and pointers and its flushes and compactions stay small instead of rewriting every run, level
-	// after level.
+	// The index has one writer, the applier, so no conflicts to detect; its keys are random hex ids, which
+	// compression would not shrink by much for its CPU. Its values are runs of tens of kilobytes, written once and
+	// never changed: they go to the value log, which is append-only, so that the LSM tree holds only keys and
+	// pointers and its flushes and compactions stay small instead of rewriting every run, level after level. Its
+	// commits stay synced (the value log before the pointers to it), so that a machine crash cannot leave a
+	// pointer to a value that never reached the disk; with runs, that is a few syncs a second.
 	db, err := badgerdb.Open(bo.WithDir(rdir).WithValueDir(rdir).
-		WithSyncWrites(false).
 		WithDetectConflicts(false).
 		WithCompression(options.None).
 		WithValueThreshold(logValueThreshold))
