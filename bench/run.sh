@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs Toolgate's whole-system benchmarks and writes docs/BENCHMARKS.md (issue 2's performance baseline).
-# `make bench` runs it after `make toolchains plugins`. Takes about eight minutes on 2 cores (each engine, and the
-# receipts-off server, adds up to LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 2.5 minutes by default).
+# `make bench` runs it after `make toolchains plugins`. Takes about eight and a half minutes on 2 cores (each
+# engine, and the receipts-off server, adds up to LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 2.5 minutes
+# by default).
 #
 #   1. BenchmarkFreshSandbox (bench/bench_test.go), ROUNDS times, each round a fresh process running every
 #      subject (toolgate, wazero, extism-sdk) on every case (nop, echo, hello): interleaved, so that a noisy
 #      neighbour hits all subjects alike. Each round then runs it again with GOGC=GC_GOGC, to show how much of
-#      each cost is the garbage collection that the per-call allocations drive.
+#      each cost is the garbage collection that the per-call allocations drive. Each round ends with
+#      BenchmarkHostCall (runtime/bench_test.go, HOSTCALL_BENCHTIME per case, about 3 s a round): byte-wise host
+#      calls on the native engine without and with metering and on the Extism SDK, for issue 4's figure.
 #   2. cmd/loadgen: the real server on loopback with receipts on, one server per Extism ABI engine in LOAD_ENGINES
 #      (native, Toolgate's own and the default, and extism-sdk, the reference Extism Go SDK), LOAD_ROUNDS rounds of
 #      every tool at every concurrency on every engine, interleaved, each run bounded by LOAD_REQUESTS requests and
@@ -17,7 +20,7 @@
 #   4. cmd/benchreport: medians, ratios to raw wazero, the tables, the engines side by side and receipts on against
 #      off, into docs/BENCHMARKS.md.
 #
-# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], GC_GOGC [800], LOAD_ROUNDS [5], LOAD_DURATION [5s],
+# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], HOSTCALL_BENCHTIME [200ms], GC_GOGC [800], LOAD_ROUNDS [5], LOAD_DURATION [5s],
 # LOAD_REQUESTS [20000], LOAD_CONCURRENCY [1,8,64], LOAD_TOOLS [echo,hello], LOAD_ENGINES [native,extism-sdk],
 # LOAD_RECEIPTS_OFF [1; 0 runs no receipts-off server, and the report has no "What the log costs"; 1 needs native
 # in LOAD_ENGINES], REPORT [docs/BENCHMARKS.md],
@@ -28,6 +31,7 @@ cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-5}
 BENCHTIME=${BENCHTIME:-500ms}
+HOSTCALL_BENCHTIME=${HOSTCALL_BENCHTIME:-200ms}
 GC_GOGC=${GC_GOGC:-800}
 LOAD_ROUNDS=${LOAD_ROUNDS:-5}
 LOAD_DURATION=${LOAD_DURATION:-5s}
@@ -56,8 +60,10 @@ tmpfs=$(df -PT "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')
 commit=$(git describe --always --dirty 2>/dev/null || echo unknown)
 
 go test -c -o "$out/bench.test" ./bench
+go test -c -o "$out/runtime.test" ./runtime
 go build -o "$out/loadgen" ./bench/cmd/loadgen
 
+hostcall_cmd="runtime.test -test.run '^\$' -test.bench '^BenchmarkHostCall\$' -test.benchtime $HOSTCALL_BENCHTIME"
 bench_cmd="bench.test -test.run '^\$' -test.bench '^BenchmarkFreshSandbox\$' -test.benchtime $BENCHTIME -test.benchmem"
 for i in $(seq 1 "$ROUNDS"); do
 	echo "== bench/run.sh: BenchmarkFreshSandbox round $i/$ROUNDS" >&2
@@ -66,6 +72,9 @@ for i in $(seq 1 "$ROUNDS"); do
 	# The same under a lazier collector, to show how much of each cost is garbage collection.
 	(cd bench && GOGC=$GC_GOGC "../$out/bench.test" -test.run '^$' -test.bench '^BenchmarkFreshSandbox$' \
 		-test.benchtime "$BENCHTIME" -test.benchmem) | tee -a "$out/bench-gogc.txt"
+	# Byte-wise host calls (issue 4), from runtime/, where the test binary finds its fixtures.
+	(cd runtime && "../$out/runtime.test" -test.run '^$' -test.bench '^BenchmarkHostCall$' \
+		-test.benchtime "$HOSTCALL_BENCHTIME") | tee -a "$out/hostcall.txt"
 done
 
 echo "== bench/run.sh: HTTP load" >&2
@@ -96,16 +105,18 @@ fi
 loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cat >"$out/commands.txt" <<CMDS
 make bench                 # = make toolchains plugins && bash bench/run.sh
-# bench/run.sh, with ROUNDS=$ROUNDS BENCHTIME=$BENCHTIME LOAD_ROUNDS=$LOAD_ROUNDS LOAD_DURATION=$LOAD_DURATION LOAD_ENGINES=$LOAD_ENGINES LOAD_RECEIPTS_OFF=$LOAD_RECEIPTS_OFF:
+# bench/run.sh, with ROUNDS=$ROUNDS BENCHTIME=$BENCHTIME HOSTCALL_BENCHTIME=$HOSTCALL_BENCHTIME LOAD_ROUNDS=$LOAD_ROUNDS LOAD_DURATION=$LOAD_DURATION LOAD_ENGINES=$LOAD_ENGINES LOAD_RECEIPTS_OFF=$LOAD_RECEIPTS_OFF:
 go test -c -o bench/out/bench.test ./bench
+go test -c -o bench/out/runtime.test ./runtime
 go build -o bench/out/loadgen ./bench/cmd/loadgen
-# $ROUNDS rounds of these two, from bench/, with TOOLGATE_BENCH_CACHE=bench/out/cache:
+# $ROUNDS rounds of these three, the first two from bench/ with TOOLGATE_BENCH_CACHE=bench/out/cache, the third from runtime/:
 $bench_cmd
 GOGC=$GC_GOGC $bench_cmd
+$hostcall_cmd
 $load_cmd
 $peers_cmd
 CMDS
 go run ./bench/cmd/benchreport -bench "$out/bench.txt" -load "$out/load.jsonl" -commands "$out/commands.txt" \
-	-bench-gc "$out/bench-gogc.txt" -gogc "$GC_GOGC" -loadavg-start "$loadavg_start" -loadavg-end "$loadavg_end" -tmpfs "$tmpfs" -commit "$commit" \
+	-bench-gc "$out/bench-gogc.txt" -hostcall "$out/hostcall.txt" -gogc "$GC_GOGC" -loadavg-start "$loadavg_start" -loadavg-end "$loadavg_end" -tmpfs "$tmpfs" -commit "$commit" \
 	-elapsed "$(($(date +%s) - started))s" -out "$REPORT" "${peers_args[@]}"
 echo "bench/run.sh: wrote $REPORT (raw outputs in $out/)" >&2

@@ -104,18 +104,23 @@ func BenchmarkSandbox(b *testing.B) {
 	})
 }
 
-// BenchmarkHostCall measures byte-wise host calls: hostcalls.wat copies a 64 KiB input into a block with
+// BenchmarkHostCall measures byte-wise host calls: hostcalls.wat copies the input into a block with
 // input_load_u8 and store_u8, two calls per byte; ns/hostcall is the call's time over the number of host calls
-// (the loop's own instructions and the sandbox included). u64 is the same copy eight bytes per call.
+// (the loop's own instructions and the sandbox's fixed cost included, spread over the calls). u64 is the same copy
+// eight bytes per call. The input is 64 KiB on the native engine and 4 KiB on the Extism SDK, which is slow:
+//   - native: the native engine without metering;
+//   - native-metered: the native engine with fuel metering, as `toolgate serve` runs it (issue 4's target,
+//     at most 100 ns for u8, is judged on this one; bench/run.sh reports it in docs/BENCHMARKS.md);
+//   - extism-sdk: the Extism Go SDK engine without metering.
 func BenchmarkHostCall(b *testing.B) {
 	wasm := fixture("hostcalls")
-	run := func(b *testing.B, r *Runtime, entry string, size int) {
+	run := func(b *testing.B, r *Runtime, entry string, size int, fuel uint64) {
 		info, err := r.Load(context.Background(), wasm)
 		if err != nil {
 			b.Fatal(err)
 		}
 		c := Call{Module: info.Digest, Entry: entry, Input: bytes.Repeat([]byte{'x'}, size),
-			Limits: Limits{Timeout: time.Minute}}
+			Limits: Limits{Timeout: time.Minute, Fuel: fuel}}
 		calls := 2 * size
 		if entry == "u64" {
 			calls = 2 * size / 8
@@ -128,10 +133,12 @@ func BenchmarkHostCall(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(calls), "ns/hostcall")
 	}
-	b.Run("native/u8", func(b *testing.B) { run(b, testRT, "u8", 64<<10) })
-	b.Run("native/u64", func(b *testing.B) { run(b, testRT, "u64", 64<<10) })
-	b.Run("extism-sdk/u8", func(b *testing.B) { run(b, sdkRuntime(b), "u8", 4<<10) })
-	b.Run("extism-sdk/u64", func(b *testing.B) { run(b, sdkRuntime(b), "u64", 4<<10) })
+	b.Run("native/u8", func(b *testing.B) { run(b, testRT, "u8", 64<<10, 0) })
+	b.Run("native/u64", func(b *testing.B) { run(b, testRT, "u64", 64<<10, 0) })
+	b.Run("native-metered/u8", func(b *testing.B) { run(b, meteredRuntime(b, EngineNative), "u8", 64<<10, 1<<30) })
+	b.Run("native-metered/u64", func(b *testing.B) { run(b, meteredRuntime(b, EngineNative), "u64", 64<<10, 1<<30) })
+	b.Run("extism-sdk/u8", func(b *testing.B) { run(b, sdkRuntime(b), "u8", 4<<10, 0) })
+	b.Run("extism-sdk/u64", func(b *testing.B) { run(b, sdkRuntime(b), "u64", 4<<10, 0) })
 }
 
 // withoutData returns wasm without its data and data count sections: the same module, instantiated without

@@ -296,3 +296,135 @@ func TestWritePeers(t *testing.T) {
 		})
 	}
 }
+
+// hostCallOut is three rounds of BenchmarkHostCall: GOMAXPROCS 2 (the -2 suffix) in the first two, 1 (no suffix)
+// in the third, a benchmark's name printed before its log output, and ns/op before the custom metric.
+const hostCallOut = `goos: linux
+pkg: github.com/toolgate/toolgate/runtime
+BenchmarkHostCall/native/u8-2         	      31	   6932886 ns/op	        52.00 ns/hostcall
+BenchmarkHostCall/native-metered/u8-2 	      46	   5288378 ns/op	        40.00 ns/hostcall
+BenchmarkHostCall/extism-sdk/u8-2     	       3	  73656173 ns/op	      5000 ns/hostcall
+BenchmarkHostCall/extism-sdk/u64-2    	     668	    306788 ns/op	       300.0 ns/hostcall
+PASS
+BenchmarkHostCall/native/u8-2         	      31	   6932886 ns/op	        50.00 ns/hostcall
+BenchmarkHostCall/native-metered/u8
+    bench_test.go:1: a log line
+BenchmarkHostCall/native-metered/u8-2 	      46	   5288378 ns/op	        60.00 ns/hostcall
+BenchmarkHostCall/extism-sdk/u8-2     	       3	  73656173 ns/op	      4000 ns/hostcall
+BenchmarkHostCall/native/u8           	      31	   6932886 ns/op	        54.00 ns/hostcall
+BenchmarkHostCall/native-metered/u8   	      46	   5288378 ns/op	        50.00 ns/hostcall
+BenchmarkHostCall/extism-sdk/u8       	       3	  73656173 ns/op	      6000 ns/hostcall
+`
+
+func TestParseHostCall(t *testing.T) {
+	hc, err := parseHostCall(strings.NewReader(hostCallOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(hc.engines, ","), "native,native-metered,extism-sdk"; got != want {
+		t.Errorf("engines: got %s, want %s", got, want)
+	}
+	for _, tc := range []struct {
+		engine, width string
+		med, lo, hi   float64
+		n             int
+	}{
+		{"native", "u8", 52, 50, 54, 3},
+		{"native-metered", "u8", 50, 40, 60, 3},
+		{"extism-sdk", "u8", 5000, 4000, 6000, 3},
+		{"extism-sdk", "u64", 300, 300, 300, 1},
+	} {
+		if got := hc.stat(tc.engine, tc.width); got.med != tc.med || got.lo != tc.lo || got.hi != tc.hi || got.n != tc.n {
+			t.Errorf("%s/%s: got %+v, want median %g in [%g, %g] over %d", tc.engine, tc.width, got, tc.med, tc.lo,
+				tc.hi, tc.n)
+		}
+	}
+}
+
+func TestParseHostCall_Errors(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":     "PASS\n",
+		"no metric": "BenchmarkHostCall/native/u8-2 \t 31\t 6932886 ns/op\n",
+		"bad name":  "BenchmarkHostCall/u8-2 \t 31\t 6932886 ns/op\t 52 ns/hostcall\n",
+	} {
+		if _, err := parseHostCall(strings.NewReader(in)); err == nil {
+			t.Errorf("%s: got no error, want one", name)
+		}
+	}
+}
+
+func TestCutProcs(t *testing.T) {
+	for _, tc := range []struct{ in, base, procs string }{
+		{"BenchmarkHostCall/extism-sdk/u8-2", "BenchmarkHostCall/extism-sdk/u8", "2"},
+		{"BenchmarkHostCall/extism-sdk/u8", "BenchmarkHostCall/extism-sdk/u8", ""},
+		{"BenchmarkHostCall/native-metered/u64-16", "BenchmarkHostCall/native-metered/u64", "16"},
+		{"BenchmarkFreshSandbox/toolgate/nop", "BenchmarkFreshSandbox/toolgate/nop", ""},
+	} {
+		if base, procs := cutProcs(tc.in); base != tc.base || procs != tc.procs {
+			t.Errorf("cutProcs(%q): got %q %q, want %q %q", tc.in, base, procs, tc.base, tc.procs)
+		}
+	}
+}
+
+// writeString is the whole report for benchOut, one load line and hostCall's output (none when "").
+func writeString(t *testing.T, hostCall string) string {
+	t.Helper()
+	br, err := parseBench(strings.NewReader(benchOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := parseLoad(strings.NewReader(loadLine(1, "", 1, 100, 1e6, 2e6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hc *hostCalls
+	if hostCall != "" {
+		if hc, err = parseHostCall(strings.NewReader(hostCall)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sb strings.Builder
+	write(&sb, machine{}, "", br, nil, "", hc, runs)
+	return sb.String()
+}
+
+func TestWriteHostCall(t *testing.T) {
+	got := writeString(t, hostCallOut)
+	inOrder(t, got,
+		"## Fresh sandbox per call",
+		"## Byte-wise host call",
+		"| native | u8 | 131072 | **52.0 ns** | 50.0 ns – 54.0 ns | 3 |",
+		"| native-metered | u8 | 131072 | **50.0 ns** | 40.0 ns – 60.0 ns | 3 |",
+		"| extism-sdk | u8 | 8192 | **5.00 µs** | 4.00 µs – 6.00 µs | 3 |",
+		"| extism-sdk | u64 | 1024 | **300 ns** | 300 ns – 300 ns | 1 |",
+		"Target (issue 4): a byte-wise host call ≤ 100 ns on the native engine as `toolgate serve` runs it "+
+			"(native-metered/u8), judged on the median: 50.0 ns (40.0 ns – 60.0 ns over 3 rounds): **met**.",
+		"- native ÷ extism-sdk: **0.0104** (the SDK's call takes 96.2× as long)",
+		"- native-metered ÷ extism-sdk: **0.01** (the SDK's call takes 100× as long)",
+		"## Invocations per second over HTTP")
+
+	if got := writeString(t, ""); strings.Contains(got, "Byte-wise host call") {
+		t.Error("got a host call section without -hostcall, want none")
+	}
+}
+
+func TestWriteHostCall_Target(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"slow", "BenchmarkHostCall/native-metered/u8-2 \t 1\t 1 ns/op\t 150 ns/hostcall\n",
+			"judged on the median: 150 ns (150 ns – 150 ns over 1 round): **not met**.\n"},
+		{"at the target", "BenchmarkHostCall/native-metered/u8-2 \t 1\t 1 ns/op\t 100 ns/hostcall\n",
+			"judged on the median: 100 ns (100 ns – 100 ns over 1 round): **met**.\n"},
+		{"one slow round", "BenchmarkHostCall/native-metered/u8-2 \t 1\t 1 ns/op\t 90 ns/hostcall\n" +
+			"BenchmarkHostCall/native-metered/u8-2 \t 1\t 1 ns/op\t 95 ns/hostcall\n" +
+			"BenchmarkHostCall/native-metered/u8-2 \t 1\t 1 ns/op\t 120 ns/hostcall\n",
+			"**met**; the slowest round was above it.\n"},
+		{"not measured", "BenchmarkHostCall/native/u8-2 \t 1\t 1 ns/op\t 50 ns/hostcall\n",
+			"judged on the median: not measured in this run.\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := writeString(t, tc.in); !strings.Contains(got, tc.want) {
+				t.Errorf("got no %q in\n%s", tc.want, got)
+			}
+		})
+	}
+}
