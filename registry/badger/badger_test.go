@@ -74,14 +74,10 @@ type indexedStore struct {
 	each bool
 }
 
+// applied indexes every entry pending now (appends running concurrently may add more).
 func (s *indexedStore) applied() {
 	if err := s.apply(); err != nil {
 		s.t.Errorf("apply: %v", err)
-	}
-	s.log.mu.RLock()
-	defer s.log.mu.RUnlock()
-	if n := len(s.log.pending.entries); n > 0 && !s.each {
-		s.t.Errorf("%d entries still pending after apply", n)
 	}
 }
 

@@ -26,6 +26,35 @@ func TestStore_Log(t *testing.T) {
 	tlogtest.Run(t, func(t *testing.T) tlogtest.Store { return open(t) })
 }
 
+// TestStore_LogIndexed runs the log suite with every entry in the index before each read (indexedStore in
+// badger_test.go), so that leaf indexes come from runs and single keys rather than the pending overlay.
+func TestStore_LogIndexed(t *testing.T) {
+	t.Parallel()
+	tlogtest.Run(t, func(t *testing.T) tlogtest.Store {
+		s := open(t)
+		s.log.paused.Store(true)
+		return &indexedLog{indexedStore{Store: s, t: t}}
+	})
+}
+
+// indexedLog is indexedStore with the log's reads too.
+type indexedLog struct{ indexedStore }
+
+func (s *indexedLog) LeafIndex(ctx context.Context, id string) (int64, error) {
+	s.applied()
+	return s.Store.LeafIndex(ctx, id)
+}
+
+func (s *indexedLog) Entries(ctx context.Context, start int64, limit int) ([]tlog.Entry, error) {
+	s.applied()
+	return s.Store.Entries(ctx, start, limit)
+}
+
+func (s *indexedLog) ReadHashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
+	s.applied()
+	return s.Store.ReadHashes(ctx, indexes)
+}
+
 var logBase = time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
 
 // fillLog appends n entries, every fifth an event, and returns their ids in log order. Sequential appends are
