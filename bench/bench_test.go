@@ -225,13 +225,7 @@ func TestLoad_NoBound(t *testing.T) {
 
 // TestNop_InSync checks that testdata/nop.wasm is what wat2wasm makes of testdata/nop.wat.
 func TestNop_InSync(t *testing.T) {
-	wat2wasm, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("wat2wasm not found; apt-get install -y wabt")
-		}
-		t.Skip("wat2wasm not found; apt-get install -y wabt")
-	}
+	wat2wasm := pluginstest.Tool(t, "wat2wasm", "apt-get install -y wabt")
 	out := filepath.Join(t.TempDir(), "nop.wasm")
 	if b, err := exec.Command(wat2wasm, filepath.Join("testdata", "nop.wat"), "-o", out).CombinedOutput(); err != nil {
 		t.Fatalf("wat2wasm: %v\n%s", err, b)

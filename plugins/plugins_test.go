@@ -9,18 +9,13 @@ import (
 	"testing"
 
 	"github.com/toolgate/toolgate/plugins"
+	"github.com/toolgate/toolgate/plugins/pluginstest"
 )
 
 // TestWAT_InSync checks that every committed wat/*.wasm is what wat2wasm makes of its .wat, and that every .wat
 // has its .wasm embedded.
 func TestWAT_InSync(t *testing.T) {
-	wat2wasm, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("wat2wasm not found; apt-get install -y wabt")
-		}
-		t.Skip("wat2wasm not found; apt-get install -y wabt")
-	}
+	wat2wasm := pluginstest.Tool(t, "wat2wasm", "apt-get install -y wabt")
 	sources, err := filepath.Glob(filepath.Join("wat", "*.wat"))
 	if err != nil {
 		t.Fatal(err)

@@ -39,13 +39,7 @@ func fixture(name string) []byte {
 
 // TestTestdata_InSync checks that every committed testdata/*.wasm is what wat2wasm makes of its .wat.
 func TestTestdata_InSync(t *testing.T) {
-	wat2wasm, err := exec.LookPath("wat2wasm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("wat2wasm not found; apt-get install -y wabt")
-		}
-		t.Skip("wat2wasm not found; apt-get install -y wabt")
-	}
+	wat2wasm := pluginstest.Tool(t, "wat2wasm", "apt-get install -y wabt")
 	srcs, _ := filepath.Glob("testdata/*.wat")
 	for _, src := range srcs {
 		name := strings.TrimSuffix(filepath.Base(src), ".wat")

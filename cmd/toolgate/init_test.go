@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/toolgate/toolgate/plugins/pluginstest"
 )
 
 // repo is the repository root, from this package's directory.
@@ -38,11 +40,7 @@ func toolchainEnv(t *testing.T, lang string) []string {
 	}
 	if _, err := exec.LookPath(need); err != nil {
 		if _, serr := os.Stat(need); serr != nil {
-			msg := lang + " toolchain missing (" + need + "): run scripts/install-toolchains.sh"
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			pluginstest.Missing(t, "%s toolchain missing (%s): run scripts/install-toolchains.sh", lang, need)
 		}
 	}
 	return env

@@ -1,10 +1,12 @@
 // Package pluginstest gives tests the plugins built from source by plugins/build.sh (Go tools that are not
-// committed as binaries). A missing build skips the test locally and fails it in CI (CI=true), with the command
-// that builds it.
+// committed as binaries), and the rule for anything a test needs from outside the repository (a build, a
+// toolchain): missing, it skips the test locally and fails it in CI (CI=true), with the command that provides it.
 package pluginstest
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
 	"testing"
@@ -28,10 +30,28 @@ func Built(t testing.TB, name string) []byte {
 	if err == nil {
 		return b
 	}
-	msg := "plugin " + name + " not built (" + err.Error() + "); build it with: bash plugins/build.sh"
+	Missing(t, "plugin %s not built (%v); build it with: bash plugins/build.sh", name, err)
+	return nil
+}
+
+// Missing reports that something the test needs is absent: it skips the test, or fails it when the environment
+// variable CI is "true", where every toolchain and fixture must be there.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return nil
+}
+
+// Tool returns the path of the program name, e.g. Tool(t, "wat2wasm", "apt-get install -y wabt"); if it is not
+// on PATH, Missing says so, with install, the command that provides it.
+func Tool(t testing.TB, name, install string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "%s not found; %s", name, install)
+	}
+	return p
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
+	"github.com/toolgate/toolgate/plugins/pluginstest"
 )
 
 // mod assembles a module from sections given as id and payload.
@@ -237,9 +239,7 @@ func TestLEB(t *testing.T) {
 
 // TestFixturesInSync regenerates the kernels with wat2wasm, when it is installed, and compares.
 func TestFixturesInSync(t *testing.T) {
-	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		missing(t, "wat2wasm not installed")
-	}
+	pluginstest.Tool(t, "wat2wasm", "apt-get install -y wabt")
 	wats, _ := filepath.Glob("testdata/kernels/*.wat")
 	for _, w := range wats {
 		out, err := exec.Command("wat2wasm", w, "--output=-").Output()

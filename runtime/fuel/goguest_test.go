@@ -16,6 +16,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/toolgate/toolgate/plugins/pluginstest"
 )
 
 // goGuest builds testdata/goguest for GOOS=wasip1 once, caching the binary by source digest and Go version.
@@ -38,7 +40,7 @@ func goGuest(t testing.TB) []byte {
 	cmd := exec.Command("go", "build", "-o", tmp, "./testdata/goguest")
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		missing(t, "cannot build the Go guest: %v\n%s", err, out)
+		pluginstest.Missing(t, "cannot build the Go guest: %v\n%s", err, out)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/toolgate/toolgate/plugins/pluginstest"
 )
 
 // The WebAssembly 2.0 spec test suite, as wazero v1.12.0 ships it compiled (wast2json): 148 scripts, about 1,600
@@ -191,7 +193,7 @@ func formatWords(ws []uint64) string {
 func wazeroDir(t testing.TB) string {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/tetratelabs/wazero").Output()
 	if err != nil {
-		missing(t, "cannot locate wazero's module: %v", err)
+		pluginstest.Missing(t, "cannot locate wazero's module: %v", err)
 	}
 	return strings.TrimSpace(string(out))
 }
@@ -206,7 +208,7 @@ func TestSpec(t *testing.T) {
 	dir := filepath.Join(wazeroDir(t), "internal", "integration_test", "spectest", "v2", "testdata")
 	scripts, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	if len(scripts) == 0 {
-		missing(t, "no spec tests in %s", dir)
+		pluginstest.Missing(t, "no spec tests in %s", dir)
 	}
 	opts := unlimited()
 	opts.MaxCallDepth = 1000
@@ -319,7 +321,7 @@ func TestToolchainModules(t *testing.T) {
 		paths = append(paths, m...)
 	}
 	if len(paths) < 30 {
-		missing(t, "only %d modules found", len(paths))
+		pluginstest.Missing(t, "only %d modules found", len(paths))
 	}
 	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
