@@ -450,7 +450,7 @@ type indexWalk struct {
 	run       []byte // the run being walked, and the next record of it
 	runNext   int
 	firstRun  []byte // the run holding after, walked before the others
-	singleErr error
+	err       error  // the first error met, which next returns
 }
 
 func newIndexWalk(txn *badgerdb.Txn, tool, after string) *indexWalk {
@@ -469,14 +469,14 @@ func newIndexWalk(txn *badgerdb.Txn, tool, after string) *indexWalk {
 		if w.singles.Seek(seek); w.singles.Valid() && bytes.Equal(w.singles.Item().Key(), seek) {
 			w.singles.Next()
 		}
-		// The run that may hold ids on both sides of after is the first whose key is after it, if any: walk its
-		// older part first, then the runs wholly before after.
+		// The run that may hold ids on both sides of after is the first whose key is at or after it, if any: walk
+		// its older part first, then the runs wholly before after.
+		seek = append(bytes.Clone(w.rPrefix), after...)
 		fwd := txn.NewIterator(badgerdb.IteratorOptions{Prefix: w.rPrefix})
-		if fwd.Seek(append(bytes.Clone(w.rPrefix), after...)); fwd.Valid() {
-			w.firstRun, w.singleErr = fwd.Item().ValueCopy(nil)
+		if fwd.Seek(seek); fwd.Valid() {
+			w.firstRun, w.err = fwd.Item().ValueCopy(nil)
 		}
 		fwd.Close()
-		seek = append(bytes.Clone(w.rPrefix), after...)
 		if w.runs.Seek(seek); w.runs.Valid() && bytes.Equal(w.runs.Item().Key(), seek) {
 			w.runs.Next() // that run is firstRun
 		}
@@ -498,12 +498,12 @@ func (w *indexWalk) advanceSingle() {
 	}
 	id := string(w.singles.Item().Key()[len(w.sPrefix):])
 	if !receipts.ValidID(id) {
-		w.singleErr = fmt.Errorf("key[%q]: %w", w.singles.Item().Key(), ErrCorrupt)
+		w.err = fmt.Errorf("key[%q]: %w", w.singles.Item().Key(), ErrCorrupt)
 		return
 	}
 	w.single = id
 	if !w.byTool {
-		w.singleVal, w.singleErr = w.singles.Item().ValueCopy(w.singleVal[:0])
+		w.singleVal, w.err = w.singles.Item().ValueCopy(w.singleVal[:0])
 	}
 	w.singles.Next()
 }
@@ -542,8 +542,8 @@ func (w *indexWalk) runHead() (string, error) {
 
 // next returns the next receipt's id and position, newest first.
 func (w *indexWalk) next() (id string, pos entryPos, ok bool, err error) {
-	if w.singleErr != nil {
-		return "", entryPos{}, false, w.singleErr
+	if w.err != nil {
+		return "", entryPos{}, false, w.err
 	}
 	head, err := w.runHead()
 	if err != nil {
