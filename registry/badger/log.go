@@ -290,13 +290,16 @@ func lastID(txn *badgerdb.Txn, prefix []byte) (string, error) {
 	return id, nil
 }
 
-// mayBeIndexed reports whether the database may index r's id already; l.mu is held.
-func (l *logState) mayBeIndexed(r *appendReq) bool {
+// newestIndexed is where indexedMax keeps the newest id of r's kind; l.mu is held.
+func (l *logState) newestIndexed(r *appendReq) *string {
 	if r.tool == "" {
-		return r.id <= l.indexedMax.event
+		return &l.indexedMax.event
 	}
-	return r.id <= l.indexedMax.receipt
+	return &l.indexedMax.receipt
 }
+
+// mayBeIndexed reports whether the database may index r's id already; l.mu is held.
+func (l *logState) mayBeIndexed(r *appendReq) bool { return r.id <= *l.newestIndexed(r) }
 
 // logNext is the tree a batch makes.
 type logNext struct {
@@ -428,11 +431,8 @@ func (s *Store) apply() error {
 		l.mu.Lock()
 		for _, r := range entries[:n] {
 			delete(l.pending.byID, r.id)
-			if max := &l.indexedMax.receipt; r.tool != "" && r.id > *max {
-				*max = r.id
-			} else if max := &l.indexedMax.event; r.tool == "" && r.id > *max {
-				*max = r.id
-			}
+			newest := l.newestIndexed(r)
+			*newest = max(*newest, r.id)
 		}
 		l.pending.entries = l.pending.entries[n:]
 		l.pending.hashes = l.pending.hashes[to:]
