@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/toolgate/toolgate/bench/benchfmt"
 )
 
 // hostCallTarget is issue 4's ceiling on one byte-wise host call (input_load_u8, store_u8), in nanoseconds, on
@@ -135,12 +137,12 @@ func writeHostCall(p func(string, ...any), hc *hostCalls, br *benchResults) {
 	p("instructions (with metering, their fuel charges too) and the sandbox's fixed cost — instantiate, close, the ")
 	p("result's classification — spread over the calls. On the native engine's 64 KiB that share is small (the ")
 	p("fresh-sandbox nop case above, %s through Toolgate, is %s per host call over u8's %.0f calls); on the Extism ",
-		dur(br.ns("toolgate", "nop").med), dur(br.ns("toolgate", "nop").med/hostCallKey{"native-metered", "u8"}.calls()),
+		benchfmt.Dur(br.ns("toolgate", "nop").med), benchfmt.Dur(br.ns("toolgate", "nop").med/hostCallKey{"native-metered", "u8"}.calls()),
 		hostCallKey{"native-metered", "u8"}.calls())
 	p("SDK's 4 KiB it is larger (its nop, %s, is %s per host call over u8's %.0f calls and %s over u64's %.0f).\n\n",
-		dur(br.ns("extism-sdk", "nop").med),
-		dur(br.ns("extism-sdk", "nop").med/hostCallKey{"extism-sdk", "u8"}.calls()), hostCallKey{"extism-sdk", "u8"}.calls(),
-		dur(br.ns("extism-sdk", "nop").med/hostCallKey{"extism-sdk", "u64"}.calls()), hostCallKey{"extism-sdk", "u64"}.calls())
+		benchfmt.Dur(br.ns("extism-sdk", "nop").med),
+		benchfmt.Dur(br.ns("extism-sdk", "nop").med/hostCallKey{"extism-sdk", "u8"}.calls()), hostCallKey{"extism-sdk", "u8"}.calls(),
+		benchfmt.Dur(br.ns("extism-sdk", "nop").med/hostCallKey{"extism-sdk", "u64"}.calls()), hostCallKey{"extism-sdk", "u64"}.calls())
 	p("Engines:\n\n")
 	for _, e := range hc.engines {
 		text := hostCallText[e]
@@ -162,7 +164,7 @@ func writeHostCall(p func(string, ...any), hc *hostCalls, br *benchResults) {
 			if _, known := hostCallInput[e]; known {
 				calls = strconv.FormatFloat(k.calls(), 'f', 0, 64)
 			}
-			p("| %s | %s | %s | **%s** | %s – %s | %d |\n", e, w, calls, dur(s.med), dur(s.lo), dur(s.hi), s.n)
+			p("| %s | %s | %s | **%s** | %s – %s | %d |\n", e, w, calls, benchfmt.Dur(s.med), benchfmt.Dur(s.lo), benchfmt.Dur(s.hi), s.n)
 		}
 	}
 
@@ -172,13 +174,13 @@ func writeHostCall(p func(string, ...any), hc *hostCalls, br *benchResults) {
 	case s.n == 0:
 		p("not measured in this run.\n")
 	case s.med <= hostCallTarget:
-		p("%s (%s – %s over %s): **met**", dur(s.med), dur(s.lo), dur(s.hi), rounds(s.n))
+		p("%s (%s – %s over %s): **met**", benchfmt.Dur(s.med), benchfmt.Dur(s.lo), benchfmt.Dur(s.hi), rounds(s.n))
 		if s.hi > hostCallTarget {
 			p("; the slowest round was above it")
 		}
 		p(".\n")
 	default:
-		p("%s (%s – %s over %s): **not met**.\n", dur(s.med), dur(s.lo), dur(s.hi), rounds(s.n))
+		p("%s (%s – %s over %s): **not met**.\n", benchfmt.Dur(s.med), benchfmt.Dur(s.lo), benchfmt.Dur(s.hi), rounds(s.n))
 	}
 
 	sdk := hc.stat(engineSDK, "u8")

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/toolgate/toolgate/bench/benchfmt"
 )
 
 func main() {
@@ -202,16 +204,8 @@ type stat struct {
 }
 
 func statOf(xs []float64) stat {
-	if len(xs) == 0 {
-		return stat{med: math.NaN(), lo: math.NaN(), hi: math.NaN()}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stat{med: med, lo: s[0], hi: s[len(s)-1], n: len(s)}
+	med, lo, hi := benchfmt.Spread(xs)
+	return stat{med: med, lo: lo, hi: hi, n: len(xs)}
 }
 
 func (br *benchResults) stat(subject, cs string, f func(sample) float64) stat {
@@ -302,37 +296,12 @@ func cpuModel() string {
 	return "unknown"
 }
 
-// dur formats nanoseconds with three significant digits.
-func dur(ns float64) string {
-	switch {
-	case math.IsNaN(ns):
-		return "–"
-	case ns >= 1e9:
-		return sig3(ns/1e9) + " s"
-	case ns >= 1e6:
-		return sig3(ns/1e6) + " ms"
-	case ns >= 1e3:
-		return sig3(ns/1e3) + " µs"
-	}
-	return sig3(ns) + " ns"
-}
-
-func sig3(v float64) string {
-	switch {
-	case v >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
-}
-
 func size(b float64) string {
 	switch {
 	case b >= 1<<20:
-		return sig3(b/(1<<20)) + " MiB"
+		return benchfmt.Sig3(b/(1<<20)) + " MiB"
 	case b >= 1<<10:
-		return sig3(b/(1<<10)) + " KiB"
+		return benchfmt.Sig3(b/(1<<10)) + " KiB"
 	}
 	return strconv.FormatFloat(b, 'f', 0, 64) + " B"
 }
@@ -434,8 +403,8 @@ func write(w *strings.Builder, m machine, commands string, br, gc *benchResults,
 			t, u := br.ns(s, c), br.cpu(s, c)
 			b := br.stat(s, c, func(x sample) float64 { return x.bytes })
 			a := br.stat(s, c, func(x sample) float64 { return x.allocs })
-			p("| %s | %s | **%s** | %s – %s | **%s** | %s | %s | %s | %s |\n", c, s, dur(t.med), dur(t.lo), dur(t.hi),
-				ratio(t.med, base), dur(u.med), ratio(u.med, cbase), size(b.med), strconv.FormatFloat(a.med, 'f', 0, 64))
+			p("| %s | %s | **%s** | %s – %s | **%s** | %s | %s | %s | %s |\n", c, s, benchfmt.Dur(t.med), benchfmt.Dur(t.lo), benchfmt.Dur(t.hi),
+				ratio(t.med, base), benchfmt.Dur(u.med), ratio(u.med, cbase), size(b.med), strconv.FormatFloat(a.med, 'f', 0, 64))
 		}
 	}
 	p("\nCPU/op is the process's user+system CPU time per call, garbage collection on the other core included ")
@@ -465,8 +434,8 @@ func write(w *strings.Builder, m machine, commands string, br, gc *benchResults,
 				if len(gc.samples[s][c]) == 0 || len(br.samples[s][c]) == 0 {
 					continue
 				}
-				p("| %s | %s | %s | %s | %s | %s | %s |\n", c, s, dur(br.ns(s, c).med), dur(gc.ns(s, c).med),
-					dur(br.cpu(s, c).med), dur(gc.cpu(s, c).med), ratio(br.cpu(s, c).med, gc.cpu(s, c).med))
+				p("| %s | %s | %s | %s | %s | %s | %s |\n", c, s, benchfmt.Dur(br.ns(s, c).med), benchfmt.Dur(gc.ns(s, c).med),
+					benchfmt.Dur(br.cpu(s, c).med), benchfmt.Dur(gc.cpu(s, c).med), ratio(br.cpu(s, c).med, gc.cpu(s, c).med))
 			}
 		}
 	}
@@ -656,9 +625,9 @@ func writeLoad(p func(string, ...any), g loadGroups) {
 			receipts = "**off**"
 		}
 		p("| %s | %s | %s | %d | **%.0f** | %.0f – %.0f | %s | %s | %s | %.2f | %d in %d runs | %d |\n", k.engine,
-			receipts, k.tool, k.c, rps.med, rps.lo, rps.hi, dur(g.med(k, func(r loadRun) float64 { return r.P50 }).med),
-			dur(g.med(k, func(r loadRun) float64 { return r.P99 }).med),
-			dur(g.med(k, func(r loadRun) float64 { return r.CPUPerRequest }).med),
+			receipts, k.tool, k.c, rps.med, rps.lo, rps.hi, benchfmt.Dur(g.med(k, func(r loadRun) float64 { return r.P50 }).med),
+			benchfmt.Dur(g.med(k, func(r loadRun) float64 { return r.P99 }).med),
+			benchfmt.Dur(g.med(k, func(r loadRun) float64 { return r.CPUPerRequest }).med),
 			g.med(k, func(r loadRun) float64 { return r.CPUCores }).med, n, len(rs), e)
 	}
 	for _, e := range firstErrs {
@@ -693,8 +662,8 @@ func writeEngines(p func(string, ...any), g loadGroups) {
 		p99 := func(r loadRun) float64 { return r.P99 }
 		rps := func(r loadRun) float64 { return r.RPS }
 		p("| %s | %d | %s | %s | **%s** | %s | %s | **%s** | %d | %.0f | %.0f | **%s** |\n", tool, lo,
-			dur(at(engineNative, lo, p50)), dur(at(engineSDK, lo, p50)), ratio(at(engineSDK, lo, p50), at(engineNative, lo, p50)),
-			dur(at(engineNative, lo, p99)), dur(at(engineSDK, lo, p99)), ratio(at(engineSDK, lo, p99), at(engineNative, lo, p99)),
+			benchfmt.Dur(at(engineNative, lo, p50)), benchfmt.Dur(at(engineSDK, lo, p50)), ratio(at(engineSDK, lo, p50), at(engineNative, lo, p50)),
+			benchfmt.Dur(at(engineNative, lo, p99)), benchfmt.Dur(at(engineSDK, lo, p99)), ratio(at(engineSDK, lo, p99), at(engineNative, lo, p99)),
 			hi, at(engineNative, hi, rps), at(engineSDK, hi, rps), ratio(at(engineNative, hi, rps), at(engineSDK, hi, rps)))
 	}
 }
@@ -762,8 +731,8 @@ func writeLogCost(p func(string, ...any), g loadGroups) {
 			kOn, kOff := keyOn(engineNative, tool, c), keyOff(engineNative, tool, c)
 			p("| %s | %d | %.0f | %.0f | **%s** | %s – %s | %d | %s | %s | %s | %s | %s |\n", tool, c,
 				lc.rpsOn.med, lc.rpsOff.med, pct(lc.perRound.med), pct(lc.perRound.lo), pct(lc.perRound.hi),
-				lc.perRound.n, pct(lc.ofMedians), dur(g.med(kOn, cpu).med), dur(g.med(kOff, cpu).med),
-				dur(g.med(kOn, p50).med), dur(g.med(kOff, p50).med))
+				lc.perRound.n, pct(lc.ofMedians), benchfmt.Dur(g.med(kOn, cpu).med), benchfmt.Dur(g.med(kOff, cpu).med),
+				benchfmt.Dur(g.med(kOn, p50).med), benchfmt.Dur(g.med(kOff, p50).med))
 		}
 	}
 	p("\nAgainst the target (cost ≤ %s at %d concurrent callers), judged on the per-round median:\n\n",
@@ -800,9 +769,9 @@ func pct(x float64) string {
 
 func signed(ns float64) string {
 	if ns < 0 {
-		return "−" + dur(-ns)
+		return "−" + benchfmt.Dur(-ns)
 	}
-	return "+" + dur(ns)
+	return "+" + benchfmt.Dur(ns)
 }
 
 func parseFloat(s string) float64 {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/toolgate/toolgate/bench/benchfmt"
 )
 
 const benchOut = `goos: linux
@@ -271,8 +273,8 @@ func TestDur(t *testing.T) {
 	}{
 		{512, "512 ns"}, {25400, "25.4 µs"}, {1090000, "1.09 ms"}, {2.5e9, "2.50 s"}, {math.NaN(), "–"},
 	} {
-		if got := dur(tc.ns); got != tc.want {
-			t.Errorf("dur(%g): got %q, want %q", tc.ns, got, tc.want)
+		if got := benchfmt.Dur(tc.ns); got != tc.want {
+			t.Errorf("benchfmt.Dur(%g): got %q, want %q", tc.ns, got, tc.want)
 		}
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	goruntime "runtime"
+
+	"github.com/toolgate/toolgate/bench/benchfmt"
 )
 
 // writeNotes explains what dominates each cost. The figures come from this run; the attributions come from CPU
@@ -20,7 +22,7 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 	p("written; the figures are this run's.\n\n")
 
 	p("- **Raw wazero, the floor** (nop %s, echo %s). A fresh instance is mostly Go heap work: the module's linear ",
-		dur(med("wazero", "nop")), dur(med("wazero", "echo")))
+		benchfmt.Dur(med("wazero", "nop")), benchfmt.Dur(med("wazero", "echo")))
 	p("memory is allocated and zeroed (nop's one 64 KiB page, %s/op; echo declares no memory — its data lives in ",
 		size(bytes("wazero", "nop")))
 	cheaper := ""
@@ -33,14 +35,14 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 	p("what a native Extism engine on raw wazero would start from.\n")
 
 	p("- **The Extism SDK over wazero** (+%s on nop). Every `Instance` also instantiates the SDK's Wasm kernel, ",
-		dur(med("extism-sdk", "nop")-med("wazero", "nop")))
+		benchfmt.Dur(med("extism-sdk", "nop")-med("wazero", "nop")))
 	p("whose 16 pages (1 MiB) are allocated and zeroed on the Go heap per call: %s/op against raw wazero's %s. ",
 		size(bytes("extism-sdk", "echo")), size(bytes("wazero", "echo")))
 	p("Most of the CPU in its profile is that allocation and the collection it drives (background sweeping, mark ")
 	p("assists, scheduler wake-ups), not Wasm")
 	if gc != nil {
-		p(": with `GOGC=%s` the SDK's echo costs %s of CPU instead of %s", gogc, dur(gc.cpu("extism-sdk", "echo").med),
-			dur(cpu("extism-sdk", "echo")))
+		p(": with `GOGC=%s` the SDK's echo costs %s of CPU instead of %s", gogc, benchfmt.Dur(gc.cpu("extism-sdk", "echo").med),
+			benchfmt.Dur(cpu("extism-sdk", "echo")))
 	}
 	p(". So the figure depends on the host's heap: it can be lower in a server, whose larger live heap makes ")
 	p("collections rarer. Echo adds the SDK's per-host-call cost (each forwarded call looks up a kernel export ")
@@ -59,7 +61,7 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 		allocs("wazero", "echo"), size(bytes("wazero", "echo")))
 
 	p("- **hello, a standard-Go guest** (wazero %s, %s× nop). The module has 37,311 data segments: each fresh ",
-		dur(med("wazero", "hello")), ratioNum(med("wazero", "hello"), med("wazero", "nop")))
+		benchfmt.Dur(med("wazero", "hello")), ratioNum(med("wazero", "hello"), med("wazero", "nop")))
 	p("instance evaluates every segment's offset expression and copies it into a new 37-page memory — %.0f ",
 		allocs("wazero", "hello"))
 	p("allocations and %s per call, the same under all three subjects. In the profile, instantiation (data ",
@@ -75,10 +77,10 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 	if echo, ok := cpuPerReq["echo"]; ok && echo > 0 {
 		inv := cpu("toolgate", "echo")
 		p("- **Over HTTP** (echo on the native engine: %s of CPU per request at the lowest concurrency, server and ",
-			dur(echo))
-		p("load generator together, against %s of CPU for `runtime.Invoke` alone in the benchmark loop", dur(inv))
+			benchfmt.Dur(echo))
+		p("load generator together, against %s of CPU for `runtime.Invoke` alone in the benchmark loop", benchfmt.Dur(inv))
 		if gc != nil {
-			p(" and %s with `GOGC=%s`", dur(gc.cpu("toolgate", "echo").med), gogc)
+			p(" and %s with `GOGC=%s`", benchfmt.Dur(gc.cpu("toolgate", "echo").med), gogc)
 		}
 		if echo < inv {
 			p(": a whole request costs less than a bare call in the loop because the server's larger live heap makes ")
@@ -96,7 +98,7 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 			p(" What the receipt takes, against the same server with receipts off, is in \"What the log costs\" above.")
 		}
 		if hello, ok := cpuPerReq["hello"]; ok && hello > 0 {
-			p(" hello's %s per request is its sandbox again (%s of CPU in process).", dur(hello), dur(cpu("toolgate", "hello")))
+			p(" hello's %s per request is its sandbox again (%s of CPU in process).", benchfmt.Dur(hello), benchfmt.Dur(cpu("toolgate", "hello")))
 		}
 		p("\n")
 	}
@@ -104,17 +106,17 @@ func writeNotes(p func(string, ...any), br, gc *benchResults, gogc string, load 
 	sdkPerReq := load.cpuAtLowest(engineSDK)
 	if echo, sdk := cpuPerReq["echo"], sdkPerReq["echo"]; echo > 0 && sdk > 0 {
 		p("- **The Extism SDK engine over HTTP** (echo: %s of CPU per request at the lowest concurrency, %s over ",
-			dur(sdk), signed(sdk-echo))
+			benchfmt.Dur(sdk), signed(sdk-echo))
 		p("the native engine's). The HTTP path, the receipt and the load generator are the same for both engines; the ")
 		p("difference is the sandbox. The SDK instantiates its Wasm kernel beside the guest in every call (1 MiB ")
 		p("allocated and zeroed on the Go heap, and the collection this drives: the extism-sdk rows of the ")
 		p("in-process table, %s against raw wazero's %s on echo) and forwards each host call through it, where the ",
-			dur(med("extism-sdk", "echo")), dur(med("wazero", "echo")))
+			benchfmt.Dur(med("extism-sdk", "echo")), benchfmt.Dur(med("wazero", "echo")))
 		p("native engine serves the ABI from Go over pooled, pre-zeroed arenas. With one request in flight it shows ")
 		p("as latency; under load as req/s, which is the cores kept busy ÷ CPU per request.")
 		if hello, sdkHello := cpuPerReq["hello"], sdkPerReq["hello"]; hello > 0 && sdkHello > 0 {
 			p(" On hello the kernel is a small part of a large sandbox (%s against %s of CPU per request).",
-				dur(sdkHello), dur(hello))
+				benchfmt.Dur(sdkHello), benchfmt.Dur(hello))
 		}
 		p("\n")
 	}
@@ -124,5 +126,5 @@ func ratioNum(a, b float64) string {
 	if b == 0 {
 		return "–"
 	}
-	return sig3(a / b)
+	return benchfmt.Sig3(a / b)
 }

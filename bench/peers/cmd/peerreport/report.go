@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/toolgate/toolgate/bench/benchfmt"
 	"github.com/toolgate/toolgate/bench/peers"
 )
 
@@ -64,16 +65,8 @@ func parseBench(r io.Reader) (*results, error) {
 type stat struct{ med, lo, hi float64 }
 
 func statOf(xs []float64) stat {
-	if len(xs) == 0 {
-		return stat{math.NaN(), math.NaN(), math.NaN()}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stat{med, s[0], s[len(s)-1]}
+	med, lo, hi := benchfmt.Spread(xs)
+	return stat{med, lo, hi}
 }
 
 // series is one metric of one benchmark, round by round (NaN where a round lacks it).
@@ -135,31 +128,6 @@ func geomean(xs []float64) float64 {
 	return math.Exp(s / float64(len(xs)))
 }
 
-// dur formats nanoseconds with three significant digits.
-func dur(ns float64) string {
-	switch {
-	case math.IsNaN(ns):
-		return "–"
-	case ns >= 1e9:
-		return sig3(ns/1e9) + " s"
-	case ns >= 1e6:
-		return sig3(ns/1e6) + " ms"
-	case ns >= 1e3:
-		return sig3(ns/1e3) + " µs"
-	}
-	return sig3(ns) + " ns"
-}
-
-func sig3(v float64) string {
-	switch {
-	case v >= 100:
-		return strconv.FormatFloat(v, 'f', 0, 64)
-	case v >= 10:
-		return strconv.FormatFloat(v, 'f', 1, 64)
-	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
-}
-
 func times(r float64) string {
 	switch {
 	case math.IsNaN(r) || math.IsInf(r, 0):
@@ -175,7 +143,7 @@ func size(b float64) string {
 	case math.IsNaN(b):
 		return "–"
 	case b >= 1<<10:
-		return sig3(b/(1<<10)) + " KiB"
+		return benchfmt.Sig3(b/(1<<10)) + " KiB"
 	}
 	return strconv.FormatFloat(b, 'f', 0, 64) + " B"
 }
@@ -374,11 +342,11 @@ func writeTimes(p func(string, ...any), res *results) {
 		for _, s := range peers.KernelSubjects {
 			st := res.stat(kernelName(c, s), "ns/op")
 			med[c.ID][s] = st.med
-			cell := dur(st.med)
+			cell := benchfmt.Dur(st.med)
 			if s == peers.SubjectWazeroFuel || s == peers.SubjectWasmtimeFuel {
 				cell = "**" + cell + "**"
 			}
-			p(" %s <br>%s – %s |", cell, dur(st.lo), dur(st.hi))
+			p(" %s <br>%s – %s |", cell, benchfmt.Dur(st.lo), benchfmt.Dur(st.hi))
 		}
 		p("\n")
 	}
@@ -388,7 +356,7 @@ func writeTimes(p func(string, ...any), res *results) {
 		for _, c := range peers.TimedCalls {
 			xs = append(xs, med[c.ID][s])
 		}
-		p(" %s |", dur(geomean(xs)))
+		p(" %s |", benchfmt.Dur(geomean(xs)))
 	}
 	p("\n\n")
 
@@ -542,8 +510,8 @@ func writeFresh(p func(string, ...any), res *results) {
 	for _, s := range peers.FreshSubjects {
 		n := freshName(s)
 		st := res.stat(n, "ns/op")
-		p("| %s | **%s** | %s – %s | %s | %s | %s | %s |\n", s, dur(st.med), dur(st.lo), dur(st.hi),
-			times(st.med/base), dur(res.stat(n, "cpu-ns/op").med), size(res.stat(n, "B/op").med),
+		p("| %s | **%s** | %s – %s | %s | %s | %s | %s |\n", s, benchfmt.Dur(st.med), benchfmt.Dur(st.lo), benchfmt.Dur(st.hi),
+			times(st.med/base), benchfmt.Dur(res.stat(n, "cpu-ns/op").med), size(res.stat(n, "B/op").med),
 			strconv.FormatFloat(res.stat(n, "allocs/op").med, 'f', 0, 64))
 	}
 	p("\n")
@@ -579,7 +547,7 @@ func writeFresh(p func(string, ...any), res *results) {
 		"handles; RESEARCH.md measured about 1.3 µs for the same loop written in C). %s The toolgate row is "+
 		"issue 4's figure, measured in the same processes as the others; the main table's `nop` row is the same "+
 		"call in another process, with a compilation cache on disk.\n\n",
-		times(base/onDemand), times(base/pool), dur(onDemand-pool), fuelPerInstance(res))
+		times(base/onDemand), times(base/pool), benchfmt.Dur(onDemand-pool), fuelPerInstance(res))
 }
 
 // toolgatePeers are the subjects the toolgate fresh row is compared with, in the order of the ratio table.
@@ -599,9 +567,9 @@ func toolgateVsWazero(tg, wazero float64) string {
 // signedDur formats a difference of nanoseconds with its sign.
 func signedDur(ns float64) string {
 	if ns < 0 {
-		return "−" + dur(-ns)
+		return "−" + benchfmt.Dur(-ns)
 	}
-	return "+" + dur(ns)
+	return "+" + benchfmt.Dur(ns)
 }
 
 // fuelPerInstance says what fuel adds to a fresh instance: each "+ fuel" subject against its base, told apart
@@ -623,7 +591,7 @@ func fuelPerInstance(res *results) string {
 		if diff < 0 {
 			sign, diff = "−", -diff
 		}
-		parts = append(parts, fmt.Sprintf("%s %s%s", pair[0], sign, dur(diff)))
+		parts = append(parts, fmt.Sprintf("%s %s%s", pair[0], sign, benchfmt.Dur(diff)))
 	}
 	if within {
 		return "Fuel adds two exported globals to the instance and a budget write and a read to the call: the " +
