@@ -78,30 +78,7 @@ func checkSection(id byte, r *reader) error {
 		})
 	case 2:
 		return r.each(limitImports, func() error {
-			if _, err := r.name(); err != nil {
-				return err
-			}
-			if _, err := r.name(); err != nil {
-				return err
-			}
-			kind, err := r.byte()
-			if err != nil {
-				return err
-			}
-			switch kind {
-			case kindFunc:
-				_, err = r.u32()
-			case kindTable:
-				if _, err = r.byte(); err == nil {
-					_, err = r.limitsMin()
-				}
-			case kindMemory:
-				_, err = r.limitsMin()
-			case kindGlobal:
-				_, err = r.bytes(2)
-			default:
-				err = fmt.Errorf("unknown import kind %d", kind)
-			}
+			_, _, err := r.importEntry()
 			return err
 		})
 	case 3:

@@ -98,47 +98,50 @@ func (s *shape) readImports(r *reader) error {
 		return err
 	}
 	for i := uint32(0); i < n; i++ {
-		mod, err := r.name()
+		imp, memMin, err := r.importEntry()
 		if err != nil {
 			return err
 		}
-		name, err := r.name()
-		if err != nil {
-			return err
+		if imp.kind == kindMemory {
+			s.memMinPages = memMin
 		}
-		kind, err := r.byte()
-		if err != nil {
-			return err
-		}
-		switch kind {
-		case kindFunc:
-			_, err = r.u32()
-		case kindTable:
-			if _, err = r.byte(); err == nil { // reftype
-				_, err = r.limitsMin()
-			}
-		case kindMemory:
-			var min uint64
-			if min, err = r.limitsMin(); err == nil {
-				s.memMinPages = min
-			}
-		case kindGlobal:
-			if _, err = r.byte(); err == nil { // valtype
-				_, err = r.byte() // mutability
-			}
-		case kindTag:
-			if _, err = r.byte(); err == nil { // attribute
-				_, err = r.u32()
-			}
-		default:
-			return fmt.Errorf("unknown import kind %d", kind)
-		}
-		if err != nil {
-			return err
-		}
-		s.imports = append(s.imports, wasmImport{module: mod, name: name, kind: kind})
+		s.imports = append(s.imports, imp)
 	}
 	return nil
+}
+
+// importEntry reads one entry of the import section; memMinPages is an imported memory's minimum size.
+func (r *reader) importEntry() (imp wasmImport, memMinPages uint64, err error) {
+	if imp.module, err = r.name(); err != nil {
+		return imp, 0, err
+	}
+	if imp.name, err = r.name(); err != nil {
+		return imp, 0, err
+	}
+	if imp.kind, err = r.byte(); err != nil {
+		return imp, 0, err
+	}
+	switch imp.kind {
+	case kindFunc:
+		_, err = r.u32()
+	case kindTable:
+		if _, err = r.byte(); err == nil { // reftype
+			_, err = r.limitsMin()
+		}
+	case kindMemory:
+		memMinPages, err = r.limitsMin()
+	case kindGlobal:
+		if _, err = r.byte(); err == nil { // valtype
+			_, err = r.byte() // mutability
+		}
+	case kindTag:
+		if _, err = r.byte(); err == nil { // attribute
+			_, err = r.u32()
+		}
+	default:
+		err = fmt.Errorf("unknown import kind %d", imp.kind)
+	}
+	return imp, memMinPages, err
 }
 
 // reader decodes the wasm binary format's primitives with bounds checks.
