@@ -138,27 +138,11 @@ func TestLoad(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			srv, err := StartServer(ctx, t.TempDir(), ServerOptions{Engine: tc.engine, CacheDir: cacheDir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				if err := srv.Close(ctx); err != nil {
-					t.Error(err)
-				}
-			}()
+			srv, c := startEcho(t, ServerOptions{Engine: tc.engine, CacheDir: cacheDir})
 			if srv.Engine != tc.want {
 				t.Errorf("engine: got %q, want %q", srv.Engine, tc.want)
 			}
-			c := srv.Client(4)
-			if err := Publish(ctx, c, "echo", "1.0.0", plugins.WAT("echo")); err != nil {
-				t.Fatal(err)
-			}
-			res, err := Load(ctx, LoadOptions{Client: c, Tool: "echo", Input: Input, Want: Input, Concurrency: 4,
-				Requests: 40, Duration: 10 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := loadEcho(t, c)
 			if res.Requests != 40 || res.Errors != 0 || res.P50 <= 0 || res.P99 < res.P50 || res.RPS <= 0 {
 				t.Errorf("got %+v, want 40 requests, no errors and sane latencies", res)
 			}
@@ -178,27 +162,11 @@ func TestLoad(t *testing.T) {
 // id, so Load counts it, but no receipt is stored.
 func TestLoad_NoReceipts(t *testing.T) {
 	ctx := context.Background()
-	srv, err := StartServer(ctx, t.TempDir(), ServerOptions{CacheDir: cacheDir, NoReceipts: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := srv.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	srv, c := startEcho(t, ServerOptions{CacheDir: cacheDir, NoReceipts: true})
 	if !srv.NoReceipts || srv.Engine != runtime.EngineNative {
 		t.Errorf("got NoReceipts %v, engine %q, want true, %q", srv.NoReceipts, srv.Engine, runtime.EngineNative)
 	}
-	c := srv.Client(4)
-	if err := Publish(ctx, c, "echo", "1.0.0", plugins.WAT("echo")); err != nil {
-		t.Fatal(err)
-	}
-	res, err := Load(ctx, LoadOptions{Client: c, Tool: "echo", Input: Input, Want: Input, Concurrency: 4,
-		Requests: 40, Duration: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := loadEcho(t, c)
 	if res.Requests != 40 || res.Errors != 0 {
 		t.Errorf("got %+v, want 40 requests, no errors", res)
 	}
@@ -237,4 +205,36 @@ func TestNop_InSync(t *testing.T) {
 	if !bytes.Equal(nopWasm, want) {
 		t.Error("testdata/nop.wasm is stale: regenerate with wat2wasm testdata/nop.wat -o testdata/nop.wasm")
 	}
+}
+
+// startEcho starts a Server with opts, closed when the test ends, with wat/echo published as tool echo, and
+// returns it with a client of 4 connections.
+func startEcho(t *testing.T, opts ServerOptions) (*Server, *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := StartServer(ctx, t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	c := srv.Client(4)
+	if err := Publish(ctx, c, "echo", "1.0.0", plugins.WAT("echo")); err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
+}
+
+// loadEcho runs 40 echo invokes, 4 at a time.
+func loadEcho(t *testing.T, c *client.Client) LoadResult {
+	t.Helper()
+	res, err := Load(context.Background(), LoadOptions{Client: c, Tool: "echo", Input: Input, Want: Input,
+		Concurrency: 4, Requests: 40, Duration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
