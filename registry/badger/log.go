@@ -46,8 +46,8 @@ var _ tlog.Store = (*Store)(nil)
 const (
 	receiptsDir   = "receipts"
 	segmentsDir   = "log"
-	applyInterval = 50 * time.Millisecond
-	applyKick     = 2048
+	applyInterval = 250 * time.Millisecond
+	applyKick     = 8192
 	// maxPending is how many entries may wait for the applier before the committer waits for it.
 	maxPending = 1 << 16
 )
@@ -98,6 +98,8 @@ type logState struct {
 	// Those are exactly the hashes that adding the next leaf reads (its left siblings), so the committer hashes
 	// without reading anything. Committer only.
 	frontier [64]tlog.Hash
+	// batchIDs is the committer's set of the ids in the batch it checks, kept from batch to batch.
+	batchIDs map[string]struct{}
 
 	mu      sync.RWMutex
 	pending pendingLog // guarded by mu
@@ -197,11 +199,9 @@ func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 		if index != l.size.Load() {
 			return fmt.Errorf("log segments hold leaf %d, the log needs %d next: %w", index, l.size.Load(), ErrCorrupt)
 		}
-		r := &appendReq{id: e.id, tool: e.tool, val: e.val, pos: pos, rec: rec}
-		hashes, next, err := l.number([]*appendReq{r})
-		if err != nil {
-			return err
-		}
+		r := newAppendReq(e.id, e.tool, e.val)
+		r.pos, r.rec, r.done = pos, rec, nil
+		hashes, next := l.number([]*appendReq{r})
 		l.publish([]*appendReq{r}, hashes, next)
 		return nil
 	})
@@ -243,6 +243,7 @@ func (s *Store) closeLog() error {
 func (s *Store) loadLog() error {
 	l := &s.log
 	l.pending = pendingLog{byID: map[string]int64{}}
+	l.batchIDs = make(map[string]struct{}, maxBatch)
 	return l.db.View(func(txn *badgerdb.Txn) error {
 		val, found, err := get(txn, logSizeKey)
 		if err != nil || !found {
@@ -309,33 +310,29 @@ type logNext struct {
 
 // number numbers entries as the next leaves and computes the hashes they add (contiguous stored hashes from
 // StoredHashIndex(0, size)) and the tree they make; nothing changes until publish. Committer only.
-func (l *logState) number(entries []*appendReq) ([]tlog.Hash, logNext, error) {
+//
+// It is tlog.StoredHashesForRecordHash with the frontier as its hash reader: leaf n's stored hashes are its leaf
+// hash and then, for each trailing 1 bit of n, the node it completes, whose left child is the frontier's node at
+// that level (TestNumberMatchesTlog).
+func (l *logState) number(entries []*appendReq) ([]tlog.Hash, logNext) {
 	next := logNext{size: l.size.Load(), frontier: l.frontier}
-	read := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			level, k := tlog.SplitStoredHashIndex(x)
-			if k != next.size>>level-1 {
-				return nil, fmt.Errorf("log hash[%d] is not on the frontier of size %d", x, next.size)
-			}
-			out[i] = next.frontier[level]
-		}
-		return out, nil
-	})
 	hashes := make([]tlog.Hash, 0, 2*len(entries)+8)
 	for _, r := range entries {
-		hs, err := tlog.StoredHashesForRecordHash(next.size, tlog.RecordHash(r.val), read)
-		if err != nil {
-			return nil, logNext{}, fmt.Errorf("log leaf[%d]: %w", next.size, err)
+		h := r.leaf
+		hashes = append(hashes, h)
+		level := 0
+		for n := next.size; n&1 == 1; n >>= 1 {
+			left := next.frontier[level]
+			next.frontier[level] = h
+			h = tlog.NodeHash(left, h)
+			hashes = append(hashes, h)
+			level++
 		}
-		for level, h := range hs {
-			next.frontier[level] = h // node size>>level at level, now the last complete one
-		}
-		hashes = append(hashes, hs...)
+		next.frontier[level] = h // node size>>level at level, now the last complete one
 		r.index = next.size
 		next.size++
 	}
-	return hashes, next, nil
+	return hashes, next
 }
 
 // publish makes numbered, durable entries visible: pending, and inside the tree size. Committer only.
@@ -755,7 +752,7 @@ func (s *Store) AppendEvent(ctx context.Context, ev *receipts.Event) (int64, err
 	if err != nil {
 		return 0, err
 	}
-	req := &appendReq{id: ev.ID, val: val, done: make(chan error, 1)}
+	req := newAppendReq(ev.ID, "", val)
 	if err := s.enqueue(ctx, req); err != nil {
 		return 0, fmt.Errorf("event[%s]: %w", ev.ID, err)
 	}

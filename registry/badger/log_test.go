@@ -499,3 +499,43 @@ func TestLog_DuplicateAfterApply(t *testing.T) {
 		t.Errorf("reopened: Append of a newer receipt: %v", err)
 	}
 }
+
+// TestNumberMatchesTlog checks the committer's hashing from the frontier against tlog's own stored hashes, leaf
+// by leaf and in batches of every size up to 9, for the first 300 leaves.
+func TestNumberMatchesTlog(t *testing.T) {
+	for batch := 1; batch <= 9; batch++ {
+		var l logState
+		var stored []tlog.Hash
+		read := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+			out := make([]tlog.Hash, len(indexes))
+			for i, x := range indexes {
+				out[i] = stored[x]
+			}
+			return out, nil
+		})
+		for n := int64(0); n < 300; n += int64(batch) {
+			var rs []*appendReq
+			for i := range batch {
+				rs = append(rs, newAppendReq(fmt.Sprintf("evt_%d", n+int64(i)), "", []byte(fmt.Sprint(n+int64(i)))))
+			}
+			hashes, next := l.number(rs)
+			var want []tlog.Hash
+			for i, r := range rs {
+				if r.index != n+int64(i) {
+					t.Fatalf("batch %d: leaf %d numbered %d", batch, n+int64(i), r.index)
+				}
+				hs, err := tlog.StoredHashesForRecordHash(r.index, tlog.RecordHash(r.val), read)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored = append(stored, hs...)
+				want = append(want, hs...)
+			}
+			if !slices.Equal(hashes, want) {
+				t.Fatalf("batch %d, leaves from %d: stored hashes differ from tlog's", batch, n)
+			}
+			l.size.Store(next.size)
+			l.frontier = next.frontier
+		}
+	}
+}

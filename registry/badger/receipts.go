@@ -17,6 +17,7 @@ import (
 	badgerdb "github.com/dgraph-io/badger/v4"
 
 	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/receipts/tlog"
 	"github.com/toolgate/toolgate/registry"
 )
 
@@ -37,11 +38,17 @@ const (
 // index in the log, before answering on done.
 type appendReq struct {
 	id, tool string
-	val      []byte // canonical JSON
+	val      []byte    // canonical JSON
+	leaf     tlog.Hash // tlog.RecordHash(val), computed by the caller so that the committer's turn stays short
 	index    int64
 	pos      entryPos   // where the committer wrote val in the log's segments
 	rec      recordSpan // and the record holding it
 	done     chan error
+}
+
+// newAppendReq is the request to append val, the canonical bytes of a receipt of tool or ("") of an event.
+func newAppendReq(id, tool string, val []byte) *appendReq {
+	return &appendReq{id: id, tool: tool, val: val, leaf: tlog.RecordHash(val), done: make(chan error, 1)}
 }
 
 func receiptKey(id string) []byte          { return []byte("r/" + id) }
@@ -67,7 +74,7 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt) error {
 	if err != nil {
 		return err
 	}
-	req := &appendReq{id: r.ID, tool: r.Tool, val: val, done: make(chan error, 1)}
+	req := newAppendReq(r.ID, r.Tool, val)
 	if err := s.enqueue(ctx, req); err != nil {
 		return fmt.Errorf("receipt[%s]: %w", r.ID, err)
 	}
@@ -205,15 +212,16 @@ func (s *Store) commitBatch(batch []*appendReq) {
 	// is seen in one or the other.
 	accepted := batch[:0:0]
 	var check []*appendReq // ids the database may hold
-	seen := make(map[string]bool, len(batch))
+	seen := l.batchIDs
+	clear(seen)
 	l.mu.RLock()
 	for _, r := range batch {
 		_, pending := l.pending.byID[r.id]
-		if seen[r.id] || pending {
+		if _, dup := seen[r.id]; dup || pending {
 			r.done <- ErrDuplicate
 			continue
 		}
-		seen[r.id] = true
+		seen[r.id] = struct{}{}
 		accepted = append(accepted, r)
 		if l.mayBeIndexed(r) {
 			check = append(check, r)
@@ -250,14 +258,9 @@ func (s *Store) commitBatch(batch []*appendReq) {
 		return
 	}
 	first := l.size.Load()
-	hashes, next, err := l.number(accepted)
-	if err == nil {
-		err = l.seg.append(first, accepted)
-		if err != nil {
-			l.fail(err) // after a failed write or sync, what the file holds is unknown
-		}
-	}
-	if err != nil {
+	hashes, next := l.number(accepted)
+	if err := l.seg.append(first, accepted); err != nil {
+		l.fail(err) // after a failed write or sync, what the file holds is unknown
 		answer(accepted, err)
 		return
 	}
