@@ -158,6 +158,14 @@ type Filter struct {
 	Cursor string    // from a previous page's next cursor
 }
 
+// Expecter is implemented by a Store that group-commits: a caller that is about to make a receipt says so first,
+// so that the store knows when every receipt on its way has arrived and can commit without lingering for more.
+type Expecter interface {
+	// Expect returns ctx carrying the promise of one Append, to be passed to it, and a func that withdraws the
+	// promise if that Append does not come. Calling the func after the Append, or twice, does nothing.
+	Expect(ctx context.Context) (context.Context, func())
+}
+
 // Store keeps receipts. Append is durable (synced) before it returns: a response that names a receipt may be
 // sent only after Append returned nil. Concurrent Appends are group-committed by the implementation.
 type Store interface {

@@ -86,6 +86,13 @@ func (s *Server) invoke(c *fiber.Ctx) error {
 		Policy: doorPolicy(doc), Secrets: s.callSecrets(),
 	}
 	ctx := c.UserContext()
+	if ex, ok := s.rcpts.(receipts.Expecter); ok {
+		// Tell the group committer a receipt is coming, so it commits without lingering once every call running
+		// has queued its receipt.
+		var withdraw func()
+		ctx, withdraw = ex.Expect(ctx)
+		defer withdraw()
+	}
 	started := s.now()
 	res, err := s.run(ctx, call)
 	if err != nil {

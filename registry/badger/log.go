@@ -122,6 +122,9 @@ type logState struct {
 	paused atomic.Bool // for tests: the applier skips its turns
 
 	commits, committed atomic.Int64 // synced writes, and the entries they held (CommitStats)
+
+	expected atomic.Int64   // promised Appends outstanding (Store.Expect)
+	arrived  chan struct{} // wakes a lingering committer when the last promise is kept
 }
 
 // pendingLog is the entries from base on, with the stored hashes from hashBase on: durable, not yet applied.
@@ -181,6 +184,7 @@ func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 	l := &s.log
 	l.db = db
 	l.kick, l.applied = make(chan struct{}, 1), make(chan struct{})
+	l.arrived = make(chan struct{}, 1)
 	l.stop, l.stopped = make(chan struct{}), make(chan struct{})
 	if err := s.loadLog(); err != nil {
 		db.Close()
@@ -192,6 +196,7 @@ func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 	}
 	at, err := s.replayPoint()
 	if err != nil {
+		l.seg.close()
 		db.Close()
 		return err
 	}

@@ -8,10 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	goruntime "runtime"
-	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	badgerdb "github.com/dgraph-io/badger/v4"
@@ -81,7 +80,8 @@ func (s *Store) Append(ctx context.Context, r *receipts.Receipt) error {
 	return nil
 }
 
-// enqueue hands req to the group committer and waits for its commit.
+// enqueue hands req to the group committer and waits for its commit. A promise of ctx (Expect) is kept once req is
+// queued.
 func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	end, err := s.begin(ctx)
 	if err != nil {
@@ -93,7 +93,38 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	if e, ok := ctx.Value(expectKey{}).(*expectation); ok && e.s == s {
+		e.keep()
+	}
 	return <-req.done
+}
+
+// expectKey is the context key of an expectation.
+type expectKey struct{}
+
+// expectation is one promised Append (Expect).
+type expectation struct {
+	s    *Store
+	kept atomic.Bool
+}
+
+// Expect promises one Append (receipts.Expecter): until it is kept or withdrawn, the committer knows a receipt
+// is on its way and lingers for it, within lingerInterval. The server promises one when a call starts.
+func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
+	e := &expectation{s: s}
+	s.log.expected.Add(1)
+	return context.WithValue(ctx, expectKey{}, e), e.keep
+}
+
+// keep ends the promise, once: the Append is queued, or will not come. The last one outstanding wakes a
+// lingering committer.
+func (e *expectation) keep() {
+	if e.kept.CompareAndSwap(false, true) && e.s.log.expected.Add(-1) == 0 {
+		select {
+		case e.s.log.arrived <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // CommitStats reports how many group commits (each one synced write) the log has made since Open, and how many
@@ -103,27 +134,25 @@ func (s *Store) CommitStats() (commits, entries int64) {
 }
 
 // commitLoop is the group committer: it runs until Close closes the queue, and writes every receipt queued
-// before that. Under load it lingers, because a sync costs much the same for one entry as for a hundred, and each
-// one saved is CPU given back to the calls. After a batch of n, the next waits to be n again — the callers just
-// answered tend to come back — and then goes on gathering, yielding the CPU, for as long as other goroutines of
-// the process are waiting for a CPU (their calls may end in more receipts), but never past lingerInterval after
-// the previous commit started. It commits as soon as nothing else waits to run: the CPU has caught up, and
-// lingering on would only delay the callers. A lone caller (a batch of one) never waits, nor does a full batch
-// (maxBatch).
+// before that. A sync costs much the same for one entry as for a hundred, so under load it lingers, and each
+// sync saved is CPU given back to the calls: it commits what is queued once no promised receipt (Expect) is
+// still outstanding — every call running has queued its receipt, and lingering on would only delay them — or
+// lingerInterval after the previous commit started, whichever comes first. Appends without a promise (the CLI,
+// events) are committed at once, with whatever else was queued while the previous commit synced.
+//
+// While it lingers the committer sleeps, woken only by the timer or by the last promise kept: queued Appends do
+// not wake it, which under load would cost a wake-up per receipt.
 //
 // Measured with 64 callers of a trivial tool over loopback (TestReceiptsOverhead in package server; loadgen in
-// bench), against committing once the batch is n again: about as many entries per sync as the bound allows
-// (30-34 at 2 ms instead of 12-18), and about half the CPU per receipt, most of it the committer no longer woken
-// by every Append. The bound is 1 ms: at 2 ms the callers a batch holds back left the CPU idle more often (1.75
-// cores busy of 2 against 1.85), for a throughput 3-4 points lower; below 1 ms the syncs multiply.
+// bench): the bound is 1 ms; at 2 ms the callers a batch holds back left the CPU idle more often, and below it
+// the syncs multiply.
 func (s *Store) commitLoop() {
 	defer s.committer.Done()
+	l := &s.log
 	batch := make([]*appendReq, 0, maxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
-	probe := newSchedProbe()
 	var last time.Time
-	prev := 0
 	for open := true; open; {
 		req, ok := <-s.appends
 		if !ok {
@@ -143,49 +172,21 @@ func (s *Store) commitLoop() {
 				continue
 			default:
 			}
-			// The queue is empty: commit now, or linger for more.
+			// The queue is empty: commit now, or linger for the receipts promised.
 			now := time.Now()
-			gathered := len(batch) >= prev
-			if !now.Before(deadline) || gathered && (prev <= 1 || !probe.othersBusy()) {
+			if l.expected.Load() <= 0 || !now.Before(deadline) {
 				break
-			}
-			if gathered {
-				// Let the other goroutines run — theirs are the receipts to come — then look again.
-				goruntime.Gosched()
-				continue
 			}
 			timer.Reset(deadline.Sub(now))
 			select {
-			case r, ok := <-s.appends:
+			case <-l.arrived:
 				timer.Stop()
-				if !ok {
-					open = false
-					break fill
-				}
-				batch = append(batch, r)
 			case <-timer.C:
 			}
 		}
-		last, prev = time.Now(), len(batch)
+		last = time.Now()
 		s.commitBatch(batch)
 	}
-}
-
-// schedProbe reads how many goroutines wait for a CPU (runtime/metrics, a few tens of nanoseconds).
-type schedProbe struct {
-	samples []metrics.Sample
-}
-
-func newSchedProbe() *schedProbe {
-	return &schedProbe{samples: []metrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}}
-}
-
-// othersBusy reports whether other goroutines are ready to run and waiting for a CPU; false where the runtime
-// does not say.
-func (p *schedProbe) othersBusy() bool {
-	metrics.Read(p.samples)
-	v := p.samples[0].Value
-	return v.Kind() == metrics.KindUint64 && v.Uint64() > 0
 }
 
 // commitBatch makes a batch of receipts and events durable and visible, and answers each request: it refuses

@@ -95,6 +95,7 @@ type segments struct {
 	wSize int64  // what is allocated
 	wZero int64  // where the zeros written ahead of the records end: blocks before it are written
 	buf   []byte // the last record's memory, for the next
+	sync  *dataSyncer
 
 	mu      sync.Mutex
 	firsts  []int64 // first leaf of every segment, ascending
@@ -127,6 +128,9 @@ func openSegments(dir string) (*segments, error) {
 		s.firsts = append(s.firsts, first)
 	}
 	slices.Sort(s.firsts)
+	if s.sync, err = newDataSyncer(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -350,7 +354,7 @@ func (s *segments) append(first int64, batch []*appendReq) error {
 		}
 		s.wZero = z
 	}
-	if err := fdatasync(s.w); err != nil {
+	if err := s.sync.sync(s.w); err != nil {
 		return fmt.Errorf("log segment sync: %w", err)
 	}
 	for i, r := range batch {
@@ -450,6 +454,7 @@ func (s *segments) reader(first int64) (*os.File, error) {
 // close seals the segment being written and closes the readers.
 func (s *segments) close() error {
 	errs := []error{s.seal()}
+	s.sync.close()
 	s.mu.Lock()
 	for k, f := range s.readers {
 		errs = append(errs, f.Close())

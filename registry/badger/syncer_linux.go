@@ -1,0 +1,126 @@
+//go:build linux && !race
+
+package badger
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
+)
+
+// dataSyncer runs the log's fdatasyncs on an OS thread of its own, so that no P of the Go scheduler waits with
+// them.
+//
+// A goroutine blocked in an ordinary system call keeps its P until sysmon takes it back, and sysmon does so only
+// when that P's own run queue has work, or after 10 ms: each sync, 100-300 µs here under load, held one of the
+// machine's two Ps, and a trace of 64 callers showed that while a sync ran, two goroutines almost never ran at
+// once. The runtime's entersyscallblock hands the P off at once, but a goroutine returning from such a call waits
+// for a P again, behind the run queue, and the commit waited with it (RATIONALE.md, "Why does the log sync on a
+// thread of its own").
+//
+// So the thread is given up to the kernel for good: its goroutine, locked to it, enters the blocking system call
+// state once (entersyscallblock) and stays in it, looping in code that never grows its stack (syncLoop): it waits
+// on a futex for a request, fdatasyncs, and signals an eventfd. The committer waits for the eventfd through the
+// network poller, like a goroutine waiting for a socket, so its P runs other goroutines meanwhile.
+type dataSyncer struct {
+	req   uint32  // sequence number of the latest request; the committer bumps it
+	fd    uintptr // the file of the latest request
+	errno uintptr // the result of the latest sync finished
+	stop  uint32  // 1: the thread returns
+
+	efd    int      // eventfd the thread signals after each sync
+	done   *os.File // efd, read through the network poller
+	exited chan struct{}
+}
+
+func newDataSyncer() (*dataSyncer, error) {
+	efd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if e != 0 {
+		return nil, fmt.Errorf("log syncer eventfd: %w", e)
+	}
+	y := &dataSyncer{efd: int(efd), done: os.NewFile(efd, "log-sync-done"), exited: make(chan struct{})}
+	go func() {
+		// Locked and never unlocked: when the loop returns, the goroutine exits and the thread with it.
+		goruntime.LockOSThread()
+		syncLoop(y)
+		close(y.exited)
+	}()
+	return y, nil
+}
+
+// sync fdatasyncs f on the thread and returns when it is done. Committer only.
+func (y *dataSyncer) sync(f *os.File) error {
+	atomic.StoreUintptr(&y.fd, f.Fd())
+	atomic.AddUint32(&y.req, 1)
+	futexWake(&y.req)
+	var n [8]byte
+	if _, err := y.done.Read(n[:]); err != nil { // the thread writes once per request
+		return fmt.Errorf("log syncer: %w", err)
+	}
+	goruntime.KeepAlive(f)
+	if e := syscall.Errno(atomic.LoadUintptr(&y.errno)); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// close stops the thread; a second close does nothing.
+func (y *dataSyncer) close() {
+	if !atomic.CompareAndSwapUint32(&y.stop, 0, 1) {
+		return
+	}
+	futexWake(&y.req)
+	<-y.exited
+	y.done.Close()
+}
+
+const (
+	futexWaitPrivate = 128 // FUTEX_WAIT | FUTEX_PRIVATE_FLAG
+	futexWakePrivate = 129 // FUTEX_WAKE | FUTEX_PRIVATE_FLAG
+)
+
+//go:nosplit
+func futexWake(addr *uint32) {
+	syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakePrivate, 1, 0, 0, 0)
+}
+
+//go:linkname entersyscallblock runtime.entersyscallblock
+func entersyscallblock()
+
+//go:linkname exitsyscall runtime.exitsyscall
+func exitsyscall()
+
+// one is what the thread adds to the eventfd after each sync.
+var one = [8]byte{1}
+
+// syncLoop serves sync requests until stop. Between entersyscallblock and exitsyscall the goroutine has no P and
+// must not grow its stack: everything here is nosplit or compiles to plain instructions (atomics, raw system
+// calls), and its frame holds no pointer that changes.
+//
+//go:nosplit
+func syncLoop(y *dataSyncer) {
+	entersyscallblock()
+	var seen uint32 // the last request served; one made before the thread started is still to do
+	for atomic.LoadUint32(&y.stop) == 0 {
+		seq := atomic.LoadUint32(&y.req)
+		if seq == seen {
+			syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&y.req)), futexWaitPrivate, uintptr(seen), 0, 0, 0)
+			continue
+		}
+		fd := atomic.LoadUintptr(&y.fd)
+		var e syscall.Errno
+		for {
+			_, _, e = syscall.RawSyscall(syscall.SYS_FDATASYNC, fd, 0, 0)
+			if e != syscall.EINTR {
+				break
+			}
+		}
+		atomic.StoreUintptr(&y.errno, uintptr(e))
+		seen = seq
+		syscall.RawSyscall(syscall.SYS_WRITE, uintptr(y.efd), uintptr(unsafe.Pointer(&one)), 8)
+	}
+	exitsyscall()
+}
