@@ -123,7 +123,7 @@ type logState struct {
 
 	commits, committed atomic.Int64 // synced writes, and the entries they held (CommitStats)
 
-	expected atomic.Int64   // promised Appends outstanding (Store.Expect)
+	expected atomic.Int64  // promised Appends outstanding (Store.Expect)
 	arrived  chan struct{} // wakes a lingering committer when the last promise is kept
 }
 
