@@ -1,0 +1,102 @@
+package badger
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/receipts/receiptstest"
+)
+
+var _ receipts.Expecter = (*Store)(nil)
+
+// TestExpect checks the promises the server makes before a call: an Append made with the promise's context keeps
+// it, withdrawing it is idempotent, and a promise of another store is not this store's to keep.
+func TestExpect(t *testing.T) {
+	ctx := context.Background()
+	s, other := open(t), open(t)
+	at := time.Now()
+	pctx, withdraw := s.Expect(ctx)
+	if n := s.log.expected.Load(); n != 1 {
+		t.Fatalf("after Expect: %d promises outstanding, want 1", n)
+	}
+	if err := s.Append(pctx, receiptstest.Receipt("echo", receipts.StatusOK, at)); err != nil {
+		t.Fatal(err)
+	}
+	withdraw()
+	if n := s.log.expected.Load(); n != 0 {
+		t.Fatalf("after the Append and a withdraw: %d promises outstanding, want 0", n)
+	}
+	_, withdraw = s.Expect(ctx)
+	withdraw()
+	withdraw()
+	if n := s.log.expected.Load(); n != 0 {
+		t.Fatalf("after withdrawing twice: %d promises outstanding, want 0", n)
+	}
+	octx, _ := other.Expect(ctx)
+	if err := s.Append(octx, receiptstest.Receipt("echo", receipts.StatusOK, at.Add(time.Microsecond))); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := s.log.expected.Load(), other.log.expected.Load(); n != 0 || m != 1 {
+		t.Fatalf("an Append here with the other store's promise: %d and %d outstanding, want 0 and 1", n, m)
+	}
+}
+
+// TestExpectNeverKept checks that a promise never kept — a call that hangs — holds a commit back by at most the
+// linger bound: Appends go on being committed.
+func TestExpectNeverKept(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	s.Expect(ctx) // never kept
+	start := time.Now()
+	for i := range 20 {
+		if err := s.Append(ctx, receiptstest.Receipt("echo", receipts.StatusOK, start.Add(time.Duration(i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("20 Appends took %v with a promise outstanding", d)
+	}
+	if commits, entries := s.CommitStats(); entries != 20 || commits < 1 {
+		t.Fatalf("CommitStats = %d commits, %d entries; want 20 entries", commits, entries)
+	}
+}
+
+// TestDataSyncer checks the log's sync path on its own: a sync of a file succeeds, a sync the kernel refuses
+// returns the kernel's error, and the syncer goes on serving after it; closing twice is harmless.
+func TestDataSyncer(t *testing.T) {
+	y, err := newDataSyncer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("record")); err != nil {
+		t.Fatal(err)
+	}
+	if err := y.sync(f); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	p, err := os.Open(os.DevNull) // fdatasync of a character device: EINVAL
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := y.sync(p); err == nil {
+		t.Fatal("sync of /dev/null: no error")
+	}
+	for range 3 {
+		if err := y.sync(f); err != nil {
+			t.Fatalf("sync after an error: %v", err)
+		}
+	}
+	f.Close()
+	y.close()
+	y.close()
+}
