@@ -23,11 +23,14 @@ import (
 //
 // So the thread is given up to the kernel for good: its goroutine, locked to it, enters the blocking system call
 // state once (entersyscallblock) and stays in it, looping in code that never grows its stack (syncLoop): it waits
-// on a futex for a request, fdatasyncs, and signals an eventfd. The committer waits for the eventfd through the
+// on a futex for a request, writes and fdatasyncs, and signals an eventfd. The committer waits for the eventfd through the
 // network poller, like a goroutine waiting for a socket, so its P runs other goroutines meanwhile.
 type dataSyncer struct {
 	req   uint32  // sequence number of the latest request; the committer bumps it
 	fd    uintptr // the file of the latest request
+	wbuf  uintptr // what it writes first, if wlen > 0: wlen bytes at wbuf, to offset woff
+	wlen  uintptr
+	woff  int64
 	errno uintptr // the result of the latest sync finished
 	stop  uint32  // 1: the thread returns
 
@@ -53,14 +56,28 @@ func newDataSyncer() (*dataSyncer, error) {
 
 // sync fdatasyncs f on the thread and returns when it is done. Committer only.
 func (y *dataSyncer) sync(f *os.File) error {
+	return y.do(f, nil, 0)
+}
+
+// writeSync writes b at off in f and fdatasyncs it, on the thread. Committer only.
+func (y *dataSyncer) writeSync(f *os.File, b []byte, off int64) error {
+	return y.do(f, b, off)
+}
+
+func (y *dataSyncer) do(f *os.File, b []byte, off int64) error {
 	atomic.StoreUintptr(&y.fd, f.Fd())
+	atomic.StoreUintptr(&y.wbuf, uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	atomic.StoreUintptr(&y.wlen, uintptr(len(b)))
+	atomic.StoreInt64(&y.woff, off)
 	atomic.AddUint32(&y.req, 1)
 	futexWake(&y.req)
 	var n [8]byte
-	if _, err := y.done.Read(n[:]); err != nil { // the thread writes once per request
+	_, err := y.done.Read(n[:]) // the thread writes once per request
+	goruntime.KeepAlive(f)
+	goruntime.KeepAlive(b) // the thread read it by address
+	if err != nil {
 		return fmt.Errorf("log syncer: %w", err)
 	}
-	goruntime.KeepAlive(f)
 	if e := syscall.Errno(atomic.LoadUintptr(&y.errno)); e != 0 {
 		return e
 	}
@@ -111,12 +128,26 @@ func syncLoop(y *dataSyncer) {
 			continue
 		}
 		fd := atomic.LoadUintptr(&y.fd)
+		p, n, off := atomic.LoadUintptr(&y.wbuf), atomic.LoadUintptr(&y.wlen), atomic.LoadInt64(&y.woff)
 		var e syscall.Errno
-		for {
+		for n > 0 && e == 0 {
+			w, _, we := syscall.RawSyscall6(syscall.SYS_PWRITE64, fd, p, n, uintptr(off), 0, 0)
+			switch {
+			case we == syscall.EINTR:
+			case we != 0:
+				e = we
+			case w == 0:
+				e = syscall.EIO
+			default:
+				p, n, off = p+w, n-w, off+int64(w)
+			}
+		}
+		for e == 0 {
 			_, _, e = syscall.RawSyscall(syscall.SYS_FDATASYNC, fd, 0, 0)
 			if e != syscall.EINTR {
 				break
 			}
+			e = 0
 		}
 		atomic.StoreUintptr(&y.errno, uintptr(e))
 		seen = seq
