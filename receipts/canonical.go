@@ -2,9 +2,11 @@ package receipts
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -79,11 +81,10 @@ func (r *Receipt) canonical() ([]byte, error) {
 	b = append(b, `,"secrets":{`...)
 	b = appendStringMap(b, r.Secrets)
 	b = append(b, `},"started_at":`...)
-	t, err := r.StartedAt.MarshalJSON()
-	if err != nil {
-		return nil, err
+	if y := r.StartedAt.Year(); y < 0 || y > 9999 { // what time.Time.MarshalJSON refuses
+		return nil, fmt.Errorf("started_at: year %d outside of [0,9999]", y)
 	}
-	b = append(b, t...)
+	b = append(r.StartedAt.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
 	b = appendField(b, "status", r.Status)
 	b = appendField(b, "tool", r.Tool)
 	b = appendField(b, "version", r.Version)
@@ -155,6 +156,14 @@ func validUTF8(s string) string {
 
 const hexDigits = "0123456789abcdef"
 
+// plainASCII marks the ASCII bytes a JSON string holds as they are: not a control character, '"' or '\\'.
+var plainASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendString writes s as encoding/json does with HTML escaping off, except that a byte of invalid UTF-8
 // becomes the character U+FFFD, not its escape: the form canonjson's decode and re-encode leave.
 func appendString(b []byte, s string) []byte {
@@ -162,7 +171,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if plainASCII[c] {
 				i++
 				continue
 			}

@@ -110,6 +110,19 @@ func TestCanonical_MatchesCanonjson(t *testing.T) {
 	}
 }
 
+// TestCanonical_YearRange checks that a start time JSON cannot hold, as time.Time.MarshalJSON refuses it, is
+// refused.
+func TestCanonical_YearRange(t *testing.T) {
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if _, err := (&Receipt{StartedAt: at}).Canonical(); err == nil {
+			t.Errorf("started_at %v: no error", at)
+		}
+		if _, err := at.MarshalJSON(); err == nil {
+			t.Errorf("started_at %v: MarshalJSON took it", at)
+		}
+	}
+}
+
 func FuzzCanonical(f *testing.F) {
 	f.Add("x", "<&>", int64(1), 0.5)
 	f.Add("\xff", "\u2028", int64(-1), 1e300)
