@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -176,6 +177,43 @@ func TestLoad_NoReceipts(t *testing.T) {
 	}
 	if _, err := c.Receipt(ctx, ir.Receipt); err == nil {
 		t.Errorf("receipt[%s]: got it stored with receipts off, want none", ir.Receipt)
+	}
+}
+
+// TestLoadInterleaved runs two loads in turns against two servers and checks that the turns alternate, each load
+// taking as many as its duration needs, and that each result sums its own turns; and that a load bounded by
+// requests sends that many.
+func TestLoadInterleaved(t *testing.T) {
+	ctx := context.Background()
+	_, on := startEcho(t, ServerOptions{CacheDir: cacheDir})
+	_, off := startEcho(t, ServerOptions{CacheDir: cacheDir, NoReceipts: true})
+	var turns []int
+	res, err := LoadInterleaved(ctx, []LoadOptions{
+		{Client: on, Tool: "echo", Input: Input, Want: Input, Concurrency: 2, Duration: 300 * time.Millisecond},
+		{Client: off, Tool: "echo", Input: Input, Want: Input, Concurrency: 2, Duration: 200 * time.Millisecond},
+	}, 100*time.Millisecond, func(i int, start bool) {
+		if start {
+			turns = append(turns, i)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(turns, []int{0, 1, 0, 1, 0}) {
+		t.Errorf("turns %v, want 0 1 0 1 0", turns)
+	}
+	for i, want := range []time.Duration{300 * time.Millisecond, 200 * time.Millisecond} {
+		if r := res[i]; r.Requests == 0 || r.Errors != 0 || r.Elapsed < want || r.Elapsed > want+time.Second || r.P50 <= 0 {
+			t.Errorf("load %d: got %+v, want requests over about %v and no errors", i, r, want)
+		}
+	}
+	res, err = LoadInterleaved(ctx, []LoadOptions{{Client: on, Tool: "echo", Input: Input, Want: Input, Concurrency: 2,
+		Requests: 30, Duration: time.Minute}}, 100*time.Millisecond, nil)
+	if err != nil || res[0].Requests != 30 || res[0].Errors != 0 {
+		t.Errorf("a load of 30 requests: got %+v, %v", res, err)
+	}
+	if _, err := LoadInterleaved(ctx, []LoadOptions{{Client: on, Concurrency: 1, Requests: 1}}, 0, nil); err == nil {
+		t.Error("no slice: got no error")
 	}
 }
 

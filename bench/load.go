@@ -45,6 +45,72 @@ func Load(ctx context.Context, o LoadOptions) (LoadResult, error) {
 	if o.Concurrency < 1 || (o.Requests <= 0 && o.Duration <= 0) {
 		return LoadResult{}, errors.New("bench: load needs a concurrency and a bound (requests or duration)")
 	}
+	var p part
+	p.run(ctx, o)
+	return p.result(o), ctx.Err()
+}
+
+// LoadInterleaved runs several loads side by side in time: in turns of slice each, one after the other, until
+// each has run for its Duration or sent its Requests, and returns their results in order, each the sum of its
+// turns. Load from elsewhere on the machine, which comes and goes over seconds, then falls on every load alike,
+// so that their ratios are steadier than those of loads run one after the other. observe, if not nil, is called
+// around each turn (before with start true, after with false), for measures such as CPU time.
+func LoadInterleaved(ctx context.Context, loads []LoadOptions, slice time.Duration, observe func(i int, start bool)) ([]LoadResult, error) {
+	if slice <= 0 {
+		return nil, errors.New("bench: interleaved loads need a slice")
+	}
+	parts := make([]part, len(loads))
+	for _, o := range loads {
+		if o.Concurrency < 1 || (o.Requests <= 0 && o.Duration <= 0) {
+			return nil, errors.New("bench: load needs a concurrency and a bound (requests or duration)")
+		}
+	}
+	for ctx.Err() == nil {
+		ran := false
+		for i, o := range loads {
+			p := &parts[i]
+			if o.Duration > 0 && p.elapsed >= o.Duration || o.Requests > 0 && p.sent >= int64(o.Requests) {
+				continue
+			}
+			turn := o
+			turn.Duration = slice
+			if o.Duration > 0 {
+				turn.Duration = min(slice, o.Duration-p.elapsed)
+			}
+			if o.Requests > 0 {
+				turn.Requests = o.Requests - int(p.sent)
+			}
+			if observe != nil {
+				observe(i, true)
+			}
+			p.run(ctx, turn)
+			if observe != nil {
+				observe(i, false)
+			}
+			ran = true
+		}
+		if !ran {
+			break
+		}
+	}
+	out := make([]LoadResult, len(loads))
+	for i, o := range loads {
+		out[i] = parts[i].result(o)
+	}
+	return out, ctx.Err()
+}
+
+// part is what one or more turns of a load measured.
+type part struct {
+	lat     []time.Duration // of successful requests
+	sent    int64
+	errs    int
+	errMsg  string
+	elapsed time.Duration
+}
+
+// run runs one turn of o and adds what it measured.
+func (p *part) run(ctx context.Context, o LoadOptions) {
 	var (
 		sent     atomic.Int64
 		errCount atomic.Int64
@@ -88,14 +154,29 @@ func Load(ctx context.Context, o LoadOptions) (LoadResult, error) {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
+	p.elapsed += time.Since(start)
+	for _, l := range lat {
+		p.lat = append(p.lat, l...)
+	}
+	p.errs += int(errCount.Load())
+	p.sent = int64(len(p.lat) + p.errs)
+	if p.errMsg == "" {
+		p.errMsg = errMsg
+	}
+}
+
+// result is the LoadResult of every turn so far.
+func (p *part) result(o LoadOptions) LoadResult {
+	all := slices.Clone(p.lat)
 	slices.Sort(all)
-	r := LoadResult{Tool: o.Tool, Concurrency: o.Concurrency, Requests: len(all), Errors: int(errCount.Load()),
-		FirstError: errMsg, Elapsed: elapsed, RPS: float64(len(all)) / elapsed.Seconds()}
+	r := LoadResult{Tool: o.Tool, Concurrency: o.Concurrency, Requests: len(all), Errors: p.errs,
+		FirstError: p.errMsg, Elapsed: p.elapsed}
+	if p.elapsed > 0 {
+		r.RPS = float64(len(all)) / p.elapsed.Seconds()
+	}
 	if len(all) > 0 {
-		q := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+		q := func(x float64) time.Duration { return all[min(len(all)-1, int(x*float64(len(all))))] }
 		r.P50, r.P90, r.P99, r.Max = q(0.50), q(0.90), q(0.99), all[len(all)-1]
 	}
-	return r, ctx.Err()
+	return r
 }

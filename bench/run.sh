@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs Toolgate's whole-system benchmarks and writes docs/BENCHMARKS.md (issue 2's performance baseline).
-# `make bench` runs it after `make toolchains plugins`. Takes about eight and a half minutes on 2 cores (each
-# engine, and the receipts-off server, adds up to LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 2.5 minutes
-# by default).
+# `make bench` runs it after `make toolchains plugins`. Takes about eleven minutes on 2 cores (each engine, and the
+# receipts-off server, adds LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 2 minutes by default).
 #
 #   1. BenchmarkFreshSandbox (bench/bench_test.go), ROUNDS times, each round a fresh process running every
 #      subject (toolgate, wazero, extism-sdk) on every case (nop, echo, hello): interleaved, so that a noisy
@@ -12,16 +11,17 @@
 #      calls on the native engine without and with metering and on the Extism SDK, for issue 4's figure.
 #   2. cmd/loadgen: the real server on loopback with receipts on, one server per Extism ABI engine in LOAD_ENGINES
 #      (native, Toolgate's own and the default, and extism-sdk, the reference Extism Go SDK), LOAD_ROUNDS rounds of
-#      every tool at every concurrency on every engine, interleaved, each run bounded by LOAD_REQUESTS requests and
-#      LOAD_DURATION. With LOAD_RECEIPTS_OFF=1 (the default) a second native-engine server with receipts off
+#      every tool at every concurrency on every engine, each run bounded by LOAD_REQUESTS requests and LOAD_DURATION.
+#      For each tool and concurrency the servers take turns of LOAD_SLICE (loadgen -slice) until each has had its
+#      LOAD_DURATION, so that load from neighbours, which comes and goes over seconds, falls on all of them alike. With LOAD_RECEIPTS_OFF=1 (the default) a second native-engine server with receipts off
 #      (loadgen -receipts-off) runs interleaved with them, for issue 7's figure: what the receipt log costs.
 #   3. Optional: the peer comparison against wasmtime (bench/peers/run.sh --optional), a separate Go module that
 #      needs cgo and a C compiler; skipped without them, and a failure there only leaves a note in the report.
 #   4. cmd/benchreport: medians, ratios to raw wazero, the tables, the engines side by side and receipts on against
 #      off, into docs/BENCHMARKS.md.
 #
-# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], HOSTCALL_BENCHTIME [200ms], GC_GOGC [800], LOAD_ROUNDS [5], LOAD_DURATION [5s],
-# LOAD_REQUESTS [20000], LOAD_CONCURRENCY [1,8,64], LOAD_TOOLS [echo,hello], LOAD_ENGINES [native,extism-sdk],
+# Knobs (environment, defaults in brackets): ROUNDS [5], BENCHTIME [500ms], HOSTCALL_BENCHTIME [200ms], GC_GOGC [800], LOAD_ROUNDS [5], LOAD_DURATION [4s],
+# LOAD_SLICE [500ms], LOAD_REQUESTS [1000000], LOAD_CONCURRENCY [1,8,64], LOAD_TOOLS [echo,hello], LOAD_ENGINES [native,extism-sdk],
 # LOAD_RECEIPTS_OFF [1; 0 runs no receipts-off server, and the report has no "What the log costs"; 1 needs native
 # in LOAD_ENGINES], REPORT [docs/BENCHMARKS.md],
 # PEERS [1; 0 skips the peer comparison], and bench/peers/run.sh's PEERS_ROUNDS [7], PEERS_COUNT [2], PEERS_BENCHTIME [100ms].
@@ -34,8 +34,9 @@ BENCHTIME=${BENCHTIME:-500ms}
 HOSTCALL_BENCHTIME=${HOSTCALL_BENCHTIME:-200ms}
 GC_GOGC=${GC_GOGC:-800}
 LOAD_ROUNDS=${LOAD_ROUNDS:-5}
-LOAD_DURATION=${LOAD_DURATION:-5s}
-LOAD_REQUESTS=${LOAD_REQUESTS:-20000}
+LOAD_DURATION=${LOAD_DURATION:-4s}
+LOAD_SLICE=${LOAD_SLICE:-500ms}
+LOAD_REQUESTS=${LOAD_REQUESTS:-1000000}
 LOAD_CONCURRENCY=${LOAD_CONCURRENCY:-1,8,64}
 LOAD_TOOLS=${LOAD_TOOLS:-echo,hello}
 LOAD_ENGINES=${LOAD_ENGINES:-native,extism-sdk}
@@ -82,9 +83,9 @@ receipts_args=()
 if [ "$LOAD_RECEIPTS_OFF" = 1 ]; then
 	receipts_args=(-receipts-off)
 fi
-load_cmd="loadgen -engines $LOAD_ENGINES${receipts_args:+ ${receipts_args[*]}} -c $LOAD_CONCURRENCY -tools $LOAD_TOOLS -rounds $LOAD_ROUNDS -d $LOAD_DURATION -n $LOAD_REQUESTS"
+load_cmd="loadgen -engines $LOAD_ENGINES${receipts_args:+ ${receipts_args[*]}} -c $LOAD_CONCURRENCY -tools $LOAD_TOOLS -rounds $LOAD_ROUNDS -d $LOAD_DURATION -slice $LOAD_SLICE -n $LOAD_REQUESTS"
 "$out/loadgen" -engines "$LOAD_ENGINES" "${receipts_args[@]}" -c "$LOAD_CONCURRENCY" -tools "$LOAD_TOOLS" \
-	-rounds "$LOAD_ROUNDS" -d "$LOAD_DURATION" -n "$LOAD_REQUESTS" -cache "$TOOLGATE_BENCH_CACHE" -out "$out/load.jsonl"
+	-rounds "$LOAD_ROUNDS" -d "$LOAD_DURATION" -slice "$LOAD_SLICE" -n "$LOAD_REQUESTS" -cache "$TOOLGATE_BENCH_CACHE" -out "$out/load.jsonl"
 
 # The peer comparison writes its section to $out/peers.md; benchreport puts it at the end of the report, or a
 # note when it was skipped or failed.
@@ -105,7 +106,7 @@ fi
 loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
 cat >"$out/commands.txt" <<CMDS
 make bench                 # = make toolchains plugins && bash bench/run.sh
-# bench/run.sh, with ROUNDS=$ROUNDS BENCHTIME=$BENCHTIME HOSTCALL_BENCHTIME=$HOSTCALL_BENCHTIME LOAD_ROUNDS=$LOAD_ROUNDS LOAD_DURATION=$LOAD_DURATION LOAD_ENGINES=$LOAD_ENGINES LOAD_RECEIPTS_OFF=$LOAD_RECEIPTS_OFF:
+# bench/run.sh, with ROUNDS=$ROUNDS BENCHTIME=$BENCHTIME HOSTCALL_BENCHTIME=$HOSTCALL_BENCHTIME LOAD_ROUNDS=$LOAD_ROUNDS LOAD_DURATION=$LOAD_DURATION LOAD_SLICE=$LOAD_SLICE LOAD_ENGINES=$LOAD_ENGINES LOAD_RECEIPTS_OFF=$LOAD_RECEIPTS_OFF:
 go test -c -o bench/out/bench.test ./bench
 go test -c -o bench/out/runtime.test ./runtime
 go build -o bench/out/loadgen ./bench/cmd/loadgen

@@ -601,8 +601,9 @@ func writeLoad(p func(string, ...any), g loadGroups) {
 		p("receipts cost only. The off rows are medians of their own runs and enter no other figure than the ")
 		p("section \"What the log costs\".\n")
 	}
-	p("\nMedians over the rounds (runs interleaved: each round runs every tool at every concurrency on every server, ")
-	p("back to back, so that noise from neighbours hits them alike); latency is per request as the ")
+	p("\nMedians over the rounds (each round runs every tool at every concurrency on every server, the servers ")
+	p("taking turns of `-slice` until each has had its duration, so that noise from neighbours hits them alike); ")
+	p("latency is per request as the ")
 	p("client sees it; CPU/request is the process's user+system time over successful requests (server and client ")
 	p("together); cores is that CPU time over wall time.\n\n")
 	p("| engine | receipts | tool | concurrency | req/s (median) | range | p50 | p99 | CPU/request | cores | requests | errors |\n")

@@ -87,6 +87,7 @@ func run() error {
 		dataDir    = flag.String("data", "", "root of the servers' data directories, <data>/<engine>[-receipts-off]; default a temporary one, removed at exit")
 		cacheFlag  = flag.String("cache", "", "wazero compilation cache directory, shared by the servers; default <data>/<engine>[-receipts-off]/cache")
 		cpuProf    = flag.String("cpuprofile", "", "write a CPU profile of the measured rounds (servers and client) here")
+		slice      = flag.Duration("slice", 0, "interleave the servers' runs of each tool and concurrency in turns this long, instead of one run after another: load from elsewhere on the machine then falls on all of them alike")
 	)
 	flag.Parse()
 	var engineNames []string // in the order asked for
@@ -211,19 +212,22 @@ func run() error {
 		order := slices.Concat(subjects[first:], subjects[:first])
 		for _, name := range toolNames {
 			for _, c := range levels {
-				for _, sub := range order {
+				opts := make([]bench.LoadOptions, len(order))
+				for i, sub := range order {
 					// A client per run, so that connections are opened at this concurrency and no more.
-					cpu0, cpuOK := bench.ProcessCPU()
-					r, err := bench.Load(ctx, bench.LoadOptions{Client: servers[sub].Client(c), Tool: name,
-						Input: cases[name].Input, Want: cases[name].Want, Concurrency: c, Requests: *requests,
-						Duration: *duration})
-					if err != nil {
-						return err
-					}
+					opts[i] = bench.LoadOptions{Client: servers[sub].Client(c), Tool: name, Input: cases[name].Input,
+						Want: cases[name].Want, Concurrency: c, Requests: *requests, Duration: *duration}
+				}
+				results, cpu, err := runLoads(ctx, opts, *slice)
+				if err != nil {
+					return err
+				}
+				for i, sub := range order {
+					r := results[i]
 					line := Run{Round: round, Engine: sub.engine, Receipts: sub.receipts(), LoadResult: r}
-					if cpu1, ok := bench.ProcessCPU(); ok && cpuOK && r.Requests > 0 {
-						line.CPUPerRequest = (cpu1 - cpu0) / time.Duration(r.Requests)
-						line.CPUCores = (cpu1 - cpu0).Seconds() / r.Elapsed.Seconds()
+					if cpu[i] >= 0 && r.Requests > 0 {
+						line.CPUPerRequest = cpu[i] / time.Duration(r.Requests)
+						line.CPUCores = cpu[i].Seconds() / r.Elapsed.Seconds()
 					}
 					if err := enc.Encode(line); err != nil {
 						return err
@@ -236,4 +240,38 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// runLoads runs the loads one after another, or interleaved in turns of slice, and returns their results and the
+// process CPU time each took (-1 where it cannot be read).
+func runLoads(ctx context.Context, opts []bench.LoadOptions, slice time.Duration) ([]bench.LoadResult, []time.Duration, error) {
+	cpu := make([]time.Duration, len(opts))
+	var cpu0 time.Duration
+	var cpuOK bool
+	observe := func(i int, start bool) {
+		c, ok := bench.ProcessCPU()
+		switch {
+		case start:
+			cpu0, cpuOK = c, ok
+		case ok && cpuOK && cpu[i] >= 0:
+			cpu[i] += c - cpu0
+		default:
+			cpu[i] = -1
+		}
+	}
+	if slice > 0 {
+		results, err := bench.LoadInterleaved(ctx, opts, slice, observe)
+		return results, cpu, err
+	}
+	results := make([]bench.LoadResult, len(opts))
+	for i, o := range opts {
+		observe(i, true)
+		r, err := bench.Load(ctx, o)
+		observe(i, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		results[i] = r
+	}
+	return results, cpu, nil
 }
