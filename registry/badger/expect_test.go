@@ -65,38 +65,48 @@ func TestExpectNeverKept(t *testing.T) {
 	}
 }
 
-// TestDataSyncer checks the log's sync path on its own: a sync of a file succeeds, a sync the kernel refuses
-// returns the kernel's error, and the syncer goes on serving after it; closing twice is harmless.
+// TestDataSyncer checks the log's sync path on its own, handed to the sync thread and done by the committer
+// itself: a sync of a file succeeds and the bytes are there, a sync the kernel refuses returns the
+// kernel's error, and the syncer goes on serving after it; closing twice is harmless.
 func TestDataSyncer(t *testing.T) {
-	y, err := newDataSyncer()
-	if err != nil {
-		t.Fatal(err)
+	for _, handed := range []bool{true, false} {
+		t.Run(map[bool]string{true: "thread", false: "committer"}[handed], func(t *testing.T) {
+			y, err := newDataSyncer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer y.close()
+			forceHandover(y, handed)
+			path := filepath.Join(t.TempDir(), "seg")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte("record"), 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := y.sync(f); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+			if b, err := os.ReadFile(path); err != nil || string(b) != "\x00\x00\x00record" {
+				t.Fatalf("the file holds %q, %v; want 3 zeros and the record", b, err)
+			}
+			p, err := os.Open(os.DevNull) // fdatasync of a character device: EINVAL
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if err := y.sync(p); err == nil {
+				t.Fatal("sync of /dev/null: no error")
+			}
+			for range 3 {
+				if err := y.sync(f); err != nil {
+					t.Fatalf("sync after an error: %v", err)
+				}
+			}
+			y.close()
+			y.close()
+		})
 	}
-	defer y.close()
-	f, err := os.Create(filepath.Join(t.TempDir(), "seg"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write([]byte("record")); err != nil {
-		t.Fatal(err)
-	}
-	if err := y.sync(f); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
-	p, err := os.Open(os.DevNull) // fdatasync of a character device: EINVAL
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	if err := y.sync(p); err == nil {
-		t.Fatal("sync of /dev/null: no error")
-	}
-	for range 3 {
-		if err := y.sync(f); err != nil {
-			t.Fatalf("sync after an error: %v", err)
-		}
-	}
-	f.Close()
-	y.close()
-	y.close()
 }

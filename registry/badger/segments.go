@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unsafe"
 )
 
 // The receipt log's segments hold the bytes of every receipt and event, in log order: they are both the
@@ -55,12 +54,9 @@ const maxRecordBuf = 1 << 20
 // zeroChunk is how far ahead of its records the committer writes zeros into a segment's allocation (see above).
 const zeroChunk = 1 << 20
 
-// directIO is whether the segment being written uses direct I/O where the file system has it. A variable, so
-// that tests can run the buffered path too.
-var directIO = true
-
-// dioBlock is the unit of direct I/O: its offsets, lengths and memory are multiples of it.
-const dioBlock = 4096
+// handAllSyncs, when set (tests), makes every sync go to the sync thread, or none, instead of deciding by the
+// scheduler's run queue (dataSyncer.do).
+var handAllSyncs *bool
 
 // zeros is zeroChunk of zeros, written and never changed.
 var zeros = make([]byte, zeroChunk)
@@ -104,10 +100,6 @@ type segments struct {
 	wZero int64  // where the zeros written ahead of the records end: blocks before it are written
 	buf   []byte // the last record's memory, for the next
 	sync  *dataSyncer
-	// direct: w is open for direct I/O (setDirect), and each record is written in whole blocks, from the block
-	// holding wOff, whose bytes before wOff are tail; dbuf is the aligned memory the blocks are staged in.
-	direct     bool
-	tail, dbuf []byte
 
 	mu      sync.Mutex
 	firsts  []int64 // first leaf of every segment, ascending
@@ -142,6 +134,9 @@ func openSegments(dir string) (*segments, error) {
 	slices.Sort(s.firsts)
 	if s.sync, err = newDataSyncer(); err != nil {
 		return nil, err
+	}
+	if handAllSyncs != nil {
+		forceHandover(s.sync, *handAllSyncs)
 	}
 	return s, nil
 }
@@ -245,14 +240,7 @@ func (s *segments) resume(first, off, size int64) error {
 			return err
 		}
 	}
-	// The head of the block the next record starts in, which a direct write writes again.
-	tail := make([]byte, off-off&^(dioBlock-1))
-	if _, err := f.ReadAt(tail, off-int64(len(tail))); err != nil {
-		f.Close()
-		return err
-	}
 	s.w, s.wSeg, s.wOff, s.wSize, s.wZero = f, first, off, off, off
-	s.direct, s.tail = directIO && setDirect(f), tail
 	return nil
 }
 
@@ -311,48 +299,44 @@ func cutString8(p []byte) (string, []byte, bool) {
 	return string(p[1 : 1+n]), p[1+n:], true
 }
 
-// recordSize is the size of batch's record.
-func recordSize(batch []*appendReq) int {
+// encodeRecord builds the record of entries numbered from first, and the offset of each value in it, in buf's
+// memory if it is big enough.
+func encodeRecord(buf []byte, first int64, batch []*appendReq) ([]byte, []int) {
 	n := segHeaderSize
 	for _, r := range batch {
 		n += 1 + len(r.id) + 1 + len(r.tool) + 4 + len(r.val)
 	}
-	return n
-}
-
-// encodeRecord appends to buf the record of entries numbered from first, and returns it with the offset of each
-// value from the record's start; it uses buf's memory if it is big enough.
-func encodeRecord(buf []byte, first int64, batch []*appendReq) ([]byte, []int) {
-	n := recordSize(batch)
 	offs := make([]int, len(batch))
-	base := len(buf)
-	b := buf
-	if cap(b)-base < n {
-		b = append(make([]byte, 0, base+n), buf...)
+	b := buf[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, n)
 	}
-	b = b[:base+segHeaderSize]
+	b = b[:segHeaderSize]
 	for i, r := range batch {
 		b = append(b, byte(len(r.id)))
 		b = append(b, r.id...)
 		b = append(b, byte(len(r.tool)))
 		b = append(b, r.tool...)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(r.val)))
-		offs[i] = len(b) - base
+		offs[i] = len(b)
 		b = append(b, r.val...)
 	}
-	h := b[base:]
-	binary.BigEndian.PutUint32(h, segMagic)
-	binary.BigEndian.PutUint32(h[8:], uint32(n-segHeaderSize))
-	binary.BigEndian.PutUint64(h[12:], uint64(first))
-	binary.BigEndian.PutUint32(h[20:], uint32(len(batch)))
-	binary.BigEndian.PutUint32(h[4:], crc32.Checksum(h[8:], crcTable))
+	binary.BigEndian.PutUint32(b, segMagic)
+	binary.BigEndian.PutUint32(b[8:], uint32(n-segHeaderSize))
+	binary.BigEndian.PutUint64(b[12:], uint64(first))
+	binary.BigEndian.PutUint32(b[20:], uint32(len(batch)))
+	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(b[8:], crcTable))
 	return b, offs
 }
 
 // append writes the record of batch, numbered from first, syncs it, and sets each request's position.
 // Committer only.
 func (s *segments) append(first int64, batch []*appendReq) error {
-	need := int64(recordSize(batch))
+	rec, offs := encodeRecord(s.buf, first, batch)
+	if cap(rec) <= maxRecordBuf {
+		s.buf = rec // reused by the next record: the file has the bytes once written
+	}
+	need := int64(len(rec))
 	switch {
 	case s.w != nil && s.wOff+need <= s.wSize:
 	case s.w != nil && s.wOff+need <= max(segmentBytes, s.wSize):
@@ -366,80 +350,26 @@ func (s *segments) append(first int64, batch []*appendReq) error {
 			return err
 		}
 	}
-	end := s.wOff + need
-	zeroTo := end // zeros from the record's end to the next zeroChunk boundary, written and synced with it
-	if end > s.wZero {
-		zeroTo = min(s.wSize, (end+zeroChunk)&^(zeroChunk-1))
-	}
-	var offs []int
-	var err error
-	if s.direct {
-		offs, err = s.writeDirect(first, batch, end, zeroTo)
-	} else {
-		offs, err = s.writeBuffered(first, batch, end, zeroTo)
-	}
-	if err != nil {
-		return err
-	}
-	s.wZero = max(s.wZero, zeroTo)
-	for i, r := range batch {
-		r.pos = entryPos{seg: s.wSeg, off: uint32(s.wOff) + uint32(offs[i]), n: uint32(len(r.val))}
-		r.rec = recordSpan{off: s.wOff, end: end, last: i == len(batch)-1}
-	}
-	s.wOff = end
-	return nil
-}
-
-// writeBuffered writes the record and the zeros after it through the page cache, and syncs them.
-func (s *segments) writeBuffered(first int64, batch []*appendReq, end, zeroTo int64) ([]int, error) {
-	rec, offs := encodeRecord(s.buf[:0], first, batch)
-	if cap(rec) <= maxRecordBuf {
-		s.buf = rec // reused by the next record: the file has the bytes once written
-	}
 	if _, err := s.w.WriteAt(rec, s.wOff); err != nil {
-		return nil, fmt.Errorf("log segment write: %w", err)
+		return fmt.Errorf("log segment write: %w", err)
 	}
-	if zeroTo > end {
-		if _, err := s.w.WriteAt(zeros[:zeroTo-end], end); err != nil {
-			return nil, fmt.Errorf("log segment write: %w", err)
+	if end := s.wOff + need; end > s.wZero {
+		// Zeros from the record's end to the next zeroChunk boundary, synced with the record.
+		z := min(s.wSize, (end+zeroChunk)&^(zeroChunk-1))
+		if _, err := s.w.WriteAt(zeros[:z-end], end); err != nil {
+			return fmt.Errorf("log segment write: %w", err)
 		}
+		s.wZero = z
 	}
 	if err := s.sync.sync(s.w); err != nil {
-		return nil, fmt.Errorf("log segment sync: %w", err)
+		return fmt.Errorf("log segment sync: %w", err)
 	}
-	return offs, nil
-}
-
-// writeDirect writes the record and the zeros after it with direct I/O, whole blocks from the one holding wOff
-// (its head, s.tail, written again unchanged), and syncs them: one write and one sync on the sync thread, and no
-// page cache to fill and write back.
-func (s *segments) writeDirect(first int64, batch []*appendReq, end, zeroTo int64) ([]int, error) {
-	start := s.wOff &^ (dioBlock - 1)
-	stop := (max(end, zeroTo) + dioBlock - 1) &^ (dioBlock - 1)
-	b := append(s.aligned(int(stop-start)), s.tail...)
-	b, offs := encodeRecord(b, first, batch)
-	b = b[:stop-start]
-	clear(b[end-start:])
-	if err := s.sync.writeSync(s.w, b, start); err != nil {
-		return nil, fmt.Errorf("log segment write and sync: %w", err)
+	for i, r := range batch {
+		r.pos = entryPos{seg: s.wSeg, off: uint32(s.wOff) + uint32(offs[i]), n: uint32(len(r.val))}
+		r.rec = recordSpan{off: s.wOff, end: s.wOff + need, last: i == len(batch)-1}
 	}
-	last := end &^ (dioBlock - 1)
-	s.tail = append(s.tail[:0], b[last-start:end-start]...)
-	if cap(s.dbuf) > maxRecordBuf+zeroChunk {
-		s.dbuf = nil // a huge record's: not kept
-	}
-	return offs, nil
-}
-
-// aligned returns an empty buffer of capacity n or more whose memory starts at a dioBlock boundary, as direct I/O
-// requires.
-func (s *segments) aligned(n int) []byte {
-	if cap(s.dbuf) < n {
-		raw := make([]byte, n+dioBlock)
-		skip := (dioBlock - int(uintptr(unsafe.Pointer(unsafe.SliceData(raw)))&(dioBlock-1))) & (dioBlock - 1)
-		s.dbuf = raw[skip : skip+n : skip+n]
-	}
-	return s.dbuf[:0]
+	s.wOff += need
+	return nil
 }
 
 // rotate seals the segment being written and starts one for leaves from first.
@@ -466,7 +396,6 @@ func (s *segments) rotate(first, need int64) error {
 		return err
 	}
 	s.w, s.wSeg, s.wOff, s.wSize, s.wZero = f, first, 0, size, 0
-	s.direct, s.tail = directIO && setDirect(f), s.tail[:0]
 	s.mu.Lock()
 	s.firsts = append(s.firsts, first)
 	s.mu.Unlock()

@@ -25,15 +25,3 @@ func fdatasync(f *os.File) error {
 		}
 	}
 }
-
-// setDirect turns on direct I/O for f, the segment being written, and reports whether it could: not every file
-// system has it (tmpfs does not).
-func setDirect(f *os.File) bool {
-	fd := f.Fd()
-	flags, _, e := syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
-	if e != 0 {
-		return false
-	}
-	_, _, e = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETFL, flags|syscall.O_DIRECT)
-	return e == 0
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -288,34 +289,17 @@ func FuzzSegmentRecord(f *testing.F) {
 	})
 }
 
-// TestSegments_Buffered runs the segment and log tests with the segment written through the page cache, as on a
-// file system without direct I/O.
-func TestSegments_Buffered(t *testing.T) {
-	defer func(d bool) { directIO = d }(directIO)
-	directIO = false
-	t.Run("Recovery", TestSegments_Recovery)
-	t.Run("Rotation", TestSegments_Rotation)
-	t.Run("Log", TestStore_Log)
-	t.Run("Reopen", TestLog_Reopen)
-}
-
-// TestSegments_Direct checks that the segment being written uses direct I/O where the file system has it, so that
-// the other tests exercise that path.
-func TestSegments_Direct(t *testing.T) {
-	dir := t.TempDir()
-	s := open(t)
-	if err := s.Append(context.Background(), receiptstest.Receipt("echo", receipts.StatusOK, time.Now())); err != nil {
-		t.Fatal(err)
-	}
-	if !s.log.seg.direct {
-		f, err := os.Create(filepath.Join(dir, "probe"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if setDirect(f) {
-			t.Fatal("the file system has direct I/O, but the segment being written does not use it")
-		}
-		t.Skipf("the file system of %s has no direct I/O", dir)
+// TestSegments_Handover runs the segment and log tests with every sync handed to the sync thread, as under load,
+// and with none.
+func TestSegments_Handover(t *testing.T) {
+	defer func(h *bool) { handAllSyncs = h }(handAllSyncs)
+	for _, handed := range []bool{true, false} {
+		handAllSyncs = &handed
+		t.Run(fmt.Sprint(handed), func(t *testing.T) {
+			t.Run("Recovery", TestSegments_Recovery)
+			t.Run("Rotation", TestSegments_Rotation)
+			t.Run("Log", TestStore_Log)
+			t.Run("Reopen", TestLog_Reopen)
+		})
 	}
 }
