@@ -5,8 +5,8 @@
 //
 // Every write is synced before it returns. Registry writes are read-modify-write transactions (Badger's
 // SyncWrites), serialized per tool and retried on a Badger conflict. Receipt and event appends, the hot path, go
-// through a group committer: concurrent Appends are gathered into one record of the log's segments, written and
-// synced once (fdatasync) on a thread that holds no P of the Go scheduler (syncer_linux.go), and indexed in the
+// through a group committer: concurrent Appends are gathered into one record of the log's segments, synced once
+// (fdatasync; under load on a thread that holds no P of the Go scheduler, syncer_linux.go), and indexed in the
 // receipts database later, in bulk (log.go, segments.go). A caller that promises its receipt ahead (Expect, as
 // the server does when a call starts) lets the committer gather it into the batch.
 //
