@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Toolgate's whole-system benchmarks and writes docs/BENCHMARKS.md (issue 2's performance baseline).
-# `make bench` runs it after `make toolchains plugins`. Takes about eleven minutes on 2 cores (each engine, and the
+# `make bench` runs it after `make toolchains plugins`. Takes about nine minutes on 2 cores (each engine, and the
 # receipts-off server, adds LOAD_ROUNDS × tools × concurrencies × LOAD_DURATION, 2 minutes by default).
 #
 #   1. BenchmarkFreshSandbox (bench/bench_test.go), ROUNDS times, each round a fresh process running every
