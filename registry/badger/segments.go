@@ -55,7 +55,7 @@ const maxRecordBuf = 1 << 20
 const zeroChunk = 1 << 20
 
 // handAllSyncs, when set (tests), makes every sync go to the sync thread, or none, instead of deciding by the
-// scheduler's run queue (dataSyncer.do).
+// scheduler's run queue (dataSyncer.sync).
 var handAllSyncs *bool
 
 // zeros is zeroChunk of zeros, written and never changed.
