@@ -55,45 +55,25 @@ func run() error {
 	if *benchFile == "" || *loadFile == "" {
 		return errors.New("-bench and -load are required")
 	}
-	bf, err := os.Open(*benchFile)
+	br, err := parseFile(*benchFile, parseBench)
 	if err != nil {
 		return err
 	}
-	defer bf.Close()
-	br, err := parseBench(bf)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *benchFile, err)
-	}
 	var gc *benchResults
 	if *benchGC != "" {
-		f, err := os.Open(*benchGC)
-		if err != nil {
+		if gc, err = parseFile(*benchGC, parseBench); err != nil {
 			return err
-		}
-		defer f.Close()
-		if gc, err = parseBench(f); err != nil {
-			return fmt.Errorf("%s: %w", *benchGC, err)
 		}
 	}
 	var hc *hostCalls
 	if *hostFile != "" {
-		f, err := os.Open(*hostFile)
-		if err != nil {
+		if hc, err = parseFile(*hostFile, parseHostCall); err != nil {
 			return err
 		}
-		defer f.Close()
-		if hc, err = parseHostCall(f); err != nil {
-			return fmt.Errorf("%s: %w", *hostFile, err)
-		}
 	}
-	lf, err := os.Open(*loadFile)
+	runs, err := parseFile(*loadFile, parseLoad)
 	if err != nil {
 		return err
-	}
-	defer lf.Close()
-	runs, err := parseLoad(lf)
-	if err != nil {
-		return fmt.Errorf("%s: %w", *loadFile, err)
 	}
 	var commands string
 	if *cmdFile != "" {
@@ -138,6 +118,21 @@ type benchResults struct {
 	subjects []string
 	cases    []string
 	samples  map[string]map[string][]sample
+}
+
+// parseFile opens path and parses it with parse; a parse error names the file.
+func parseFile[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	v, err := parse(f)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 func parseBench(r io.Reader) (*benchResults, error) {
