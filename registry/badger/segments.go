@@ -356,7 +356,7 @@ func (s *segments) append(first int64, batch []*appendReq) error {
 	if end := s.wOff + need; end > s.wZero {
 		// Zeros from the record's end to the next zeroChunk boundary, synced with the record.
 		z := min(s.wSize, (end+zeroChunk)&^(zeroChunk-1))
-		if _, err := s.w.WriteAt(zeros[:z-end], end); err != nil {
+		if err := writeZeros(s.w, end, z-end); err != nil {
 			return fmt.Errorf("log segment write: %w", err)
 		}
 		s.wZero = z
@@ -471,10 +471,10 @@ func (s *segments) close() error {
 	return errors.Join(errs...)
 }
 
+// writeZeros writes n zeros into f from off.
 func writeZeros(f *os.File, off, n int64) error {
-	zero := make([]byte, 1<<20)
-	for done := int64(0); done < n; done += int64(len(zero)) {
-		if _, err := f.WriteAt(zero[:min(int64(len(zero)), n-done)], off+done); err != nil {
+	for done := int64(0); done < n; done += zeroChunk {
+		if _, err := f.WriteAt(zeros[:min(zeroChunk, n-done)], off+done); err != nil {
 			return err
 		}
 	}
