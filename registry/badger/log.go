@@ -592,16 +592,22 @@ func indexOf(txn *badgerdb.Txn, id string) (index int64, pos entryPos, found boo
 	if !receipts.ValidID(id) {
 		return 0, entryPos{}, false, nil
 	}
-	it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: []byte(runPrefix)})
-	defer it.Close()
-	if it.Seek(append([]byte(runPrefix), id...)); !it.Valid() {
-		return 0, entryPos{}, false, nil
-	}
-	err = it.Item().Value(func(v []byte) error {
+	_, err = runCovering(txn, []byte(runPrefix), id, func(v []byte) error {
 		index, pos, found, err = runFind(v, id)
 		return err
 	})
 	return index, pos, found, err
+}
+
+// runCovering calls fn with the value of the run under prefix that may hold id — the first whose key is at or
+// after it — and reports whether there is one.
+func runCovering(txn *badgerdb.Txn, prefix []byte, id string, fn func(v []byte) error) (bool, error) {
+	it := txn.NewIterator(badgerdb.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	if it.Seek(append(bytes.Clone(prefix), id...)); !it.Valid() {
+		return false, nil
+	}
+	return true, it.Item().Value(fn)
 }
 
 // logChunkCost is Badger's estimate of the keys a transaction writes once, whatever its size: the two runs and

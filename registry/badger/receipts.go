@@ -496,12 +496,11 @@ func newIndexWalk(txn *badgerdb.Txn, tool, after string) *indexWalk {
 		}
 		// The run that may hold ids on both sides of after is the first whose key is at or after it, if any: walk
 		// its older part first, then the runs wholly before after.
+		_, w.err = runCovering(txn, w.rPrefix, after, func(v []byte) error {
+			w.firstRun = bytes.Clone(v)
+			return nil
+		})
 		seek = append(bytes.Clone(w.rPrefix), after...)
-		fwd := txn.NewIterator(badgerdb.IteratorOptions{Prefix: w.rPrefix})
-		if fwd.Seek(seek); fwd.Valid() {
-			w.firstRun, w.err = fwd.Item().ValueCopy(nil)
-		}
-		fwd.Close()
 		if w.runs.Seek(seek); w.runs.Valid() && bytes.Equal(w.runs.Item().Key(), seek) {
 			w.runs.Next() // that run is firstRun
 		}
