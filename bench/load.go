@@ -39,11 +39,19 @@ type LoadResult struct {
 	Max         time.Duration `json:"max_ns"`
 }
 
+// check says what o lacks to be run.
+func (o LoadOptions) check() error {
+	if o.Concurrency < 1 || (o.Requests <= 0 && o.Duration <= 0) {
+		return errors.New("bench: load needs a concurrency and a bound (requests or duration)")
+	}
+	return nil
+}
+
 // Load invokes o.Tool with o.Input from o.Concurrency workers and measures throughput and latency. A success is
 // a 200 with the expected output and a receipt id.
 func Load(ctx context.Context, o LoadOptions) (LoadResult, error) {
-	if o.Concurrency < 1 || (o.Requests <= 0 && o.Duration <= 0) {
-		return LoadResult{}, errors.New("bench: load needs a concurrency and a bound (requests or duration)")
+	if err := o.check(); err != nil {
+		return LoadResult{}, err
 	}
 	var p part
 	p.run(ctx, o)
@@ -61,8 +69,8 @@ func LoadInterleaved(ctx context.Context, loads []LoadOptions, slice time.Durati
 	}
 	parts := make([]part, len(loads))
 	for _, o := range loads {
-		if o.Concurrency < 1 || (o.Requests <= 0 && o.Duration <= 0) {
-			return nil, errors.New("bench: load needs a concurrency and a bound (requests or duration)")
+		if err := o.check(); err != nil {
+			return nil, err
 		}
 	}
 	for ctx.Err() == nil {

@@ -3,12 +3,13 @@
 // show what the receipt log costs (issue 7). It starts one server per subject in this process (bench.StartServer:
 // Badger store in the subject's own temporary data directory, server.New, Serve on 127.0.0.1:0), publishes the
 // tools on each, then runs rounds of bench.Load: in each round every tool at every concurrency on every subject,
-// the subjects back to back for each tool and concurrency (which goes first turning from round to round), so that
-// noise from neighbours hits them alike. Each run is bounded by -n requests and -d time. One JSON line per run
+// the subjects back to back for each tool and concurrency, or with -slice in alternating turns of that length
+// (bench.LoadInterleaved), which goes first turning from round to round, so that noise from neighbours hits them
+// alike. Each run is bounded by -n requests and -d time. One JSON line per run
 // goes to -out; a summary goes to stderr. bench/run.sh runs it and cmd/benchreport turns the lines into
 // docs/BENCHMARKS.md.
 //
-//	go run ./bench/cmd/loadgen -engines native,extism-sdk -receipts-off -c 1,64 -tools echo,hello -rounds 3 -d 5s -n 20000
+//	go run ./bench/cmd/loadgen -engines native,extism-sdk -receipts-off -c 1,64 -tools echo,hello -rounds 3 -d 4s -slice 500ms -n 1000000
 package main
 
 import (
