@@ -110,3 +110,4 @@ func TestDataSyncer(t *testing.T) {
 		})
 	}
 }
+

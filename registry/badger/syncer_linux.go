@@ -84,6 +84,7 @@ func (y *dataSyncer) close() {
 	if !atomic.CompareAndSwapUint32(&y.stop, 0, 1) {
 		return
 	}
+	atomic.AddUint32(&y.req, 1) // so that a thread about to wait on the old value does not sleep
 	futexWake(&y.req)
 	<-y.exited
 	y.done.Close()
@@ -116,8 +117,12 @@ var one = [8]byte{1}
 func syncLoop(y *dataSyncer) {
 	entersyscallblock()
 	var seen uint32 // the last request served; one made before the thread started is still to do
-	for atomic.LoadUint32(&y.stop) == 0 {
+	for {
+		// req before stop: close sets stop, then bumps req, so a wait on the old req cannot miss the stop.
 		seq := atomic.LoadUint32(&y.req)
+		if atomic.LoadUint32(&y.stop) != 0 {
+			break
+		}
 		if seq == seen {
 			syscall.RawSyscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(&y.req)), futexWaitPrivate, uintptr(seen), 0, 0, 0)
 			continue
