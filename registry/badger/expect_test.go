@@ -110,4 +110,3 @@ func TestDataSyncer(t *testing.T) {
 		})
 	}
 }
-
