@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"errors"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -66,6 +67,19 @@ func TestValidNames(t *testing.T) {
 			t.Errorf("ValidDigest(%q): got %v, want %v", s, !ok, ok)
 		}
 	}
+}
+
+// FuzzValidToolName checks the hand-written ValidToolName against the regular expression it implements.
+func FuzzValidToolName(f *testing.F) {
+	for _, s := range []string{"a", "refund-v2", "1a", "A", "a_b", "-a", "a-", "a" + strings.Repeat("b", 62), "é"} {
+		f.Add(s)
+	}
+	re := regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	f.Fuzz(func(t *testing.T, name string) {
+		if got, want := ValidToolName(name), re.MatchString(name); got != want {
+			t.Fatalf("ValidToolName(%q): got %v, want %v", name, got, want)
+		}
+	})
 }
 
 const digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"

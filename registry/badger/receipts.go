@@ -91,8 +91,15 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	defer end()
 	select {
 	case s.appends <- req:
-	case <-ctx.Done():
-		return ctx.Err()
+	default:
+		// The queue is full (the disk is slow): wait for room, as long as ctx allows. The send is tried first
+		// without ctx because asking a deadline context for its Done channel makes one, and a select on two
+		// channels locks both, on every receipt.
+		select {
+		case s.appends <- req:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	if e, ok := ctx.Value(expectKey{}).(*expectation); ok && e.s == s {
 		e.keep()
