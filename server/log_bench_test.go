@@ -163,8 +163,9 @@ func TestReceiptsOverhead(t *testing.T) {
 			mode, float64(tt.calls)/tt.wall.Seconds(), float64(tt.cpu.Microseconds())/float64(tt.calls),
 			float64(tt.busy.Microseconds())/float64(tt.calls), tt.busy.Seconds()/tt.wall.Seconds())
 	}
-	commits, entries := store.CommitStats()
-	t.Logf("receipts=log: %d synced commits, %.1f entries each", commits, float64(entries)/float64(max(commits, 1)))
+	st := store.LogStats()
+	t.Logf("receipts=log: %d synced commits, %.1f entries each, %.0f µs each to write and sync", st.Commits,
+		float64(st.Leaves)/float64(max(st.Commits, 1)), 1e6*st.CommitSeconds/float64(max(st.Commits, 1)))
 	off, on := totals["off"], totals["log"]
 	t.Logf("the log costs %.1f%% of throughput",
 		100*(1-(float64(on.calls)/on.wall.Seconds())/(float64(off.calls)/off.wall.Seconds())))

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/toolgate/toolgate/receipts/tlog"
 )
 
 // metrics are the server's Prometheus series, on a registry of its own so that two servers in one process (as in
@@ -47,4 +49,54 @@ func (m *metrics) observeCall(tool, status string, wall time.Duration) {
 
 func (m *metrics) handler() fiber.Handler {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+}
+
+// logCollector exports the receipt log's stats (tlog.StatsReporter), read at each scrape: nothing on the hot path.
+type logCollector struct {
+	log                                    tlog.StatsReporter
+	leaves, commits, committed, commitTime *prometheus.Desc
+	unindexed, failed                      *prometheus.Desc
+}
+
+func newLogCollector(log tlog.StatsReporter) *logCollector {
+	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	return &logCollector{log: log,
+		leaves:    d("toolgate_log_leaves", "Durable leaves of the receipt log: receipts and events."),
+		commits:   d("toolgate_log_commits_total", "Synced group commits of the receipt log since the server started."),
+		committed: d("toolgate_log_committed_leaves_total", "Leaves those commits held: divided by commits, the mean batch."),
+		commitTime: d("toolgate_log_commit_duration_seconds",
+			"Time to write and sync one group commit of the receipt log."),
+		unindexed: d("toolgate_log_unindexed_leaves",
+			"Durable leaves not yet in the log's index; they are served from memory meanwhile."),
+		failed: d("toolgate_log_failed",
+			"1 once the receipt log has stopped after a write or sync error: invokes fail until a restart."),
+	}
+}
+
+func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.leaves, c.commits, c.committed, c.commitTime, c.unindexed, c.failed} {
+		ch <- d
+	}
+}
+
+func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.log.LogStats()
+	ch <- prometheus.MustNewConstMetric(c.leaves, prometheus.GaugeValue, float64(st.Size))
+	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(st.Commits))
+	ch <- prometheus.MustNewConstMetric(c.committed, prometheus.CounterValue, float64(st.Leaves))
+	ch <- prometheus.MustNewConstMetric(c.unindexed, prometheus.GaugeValue, float64(st.Unindexed))
+	failed := 0.0
+	if st.Err != nil {
+		failed = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed)
+	buckets := make(map[float64]uint64, len(tlog.CommitBounds))
+	var n uint64 // cumulative; the last count, over every bound, is only in the total
+	for i, k := range st.CommitCounts {
+		n += k
+		if i < len(tlog.CommitBounds) {
+			buckets[tlog.CommitBounds[i]] = n
+		}
+	}
+	ch <- prometheus.MustNewConstHistogram(c.commitTime, n, st.CommitSeconds, buckets)
 }

@@ -123,6 +123,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NoReceipts {
 		s.rcpts = discardReceipts{s.rcpts}
 	}
+	if sr, ok := s.txlog.store.(tlog.StatsReporter); ok {
+		s.metrics.reg.MustRegister(newLogCollector(sr))
+	}
 	gov, err := newGovernance(cfg, s)
 	if err != nil {
 		return nil, err
@@ -185,7 +188,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) }
 
-// readyz answers 200 when the stores answer and the server is not shutting down.
+// readyz answers 200 when the stores answer, the receipt log has not stopped and the server is not shutting down.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	select {
 	case <-s.shutdown:
@@ -196,6 +199,10 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	defer cancel()
 	if _, err := s.store.Tools(ctx); err != nil {
 		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "registry not ready")
+	}
+	if sr, ok := s.txlog.store.(tlog.StatsReporter); ok && sr.LogStats().Err != nil {
+		// Every invoke fails until a restart reads the log back: send traffic elsewhere.
+		return apiErr(fiber.StatusServiceUnavailable, CodeUnavailable, "the receipt log stopped after a storage error")
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }

@@ -147,6 +147,33 @@ type Store interface {
 	Entries(ctx context.Context, start int64, limit int) ([]Entry, error)
 }
 
+// StatsReporter is implemented by a Store that group-commits, to show an operator how its log is doing.
+type StatsReporter interface {
+	LogStats() Stats
+}
+
+// Stats is a snapshot of a log store's work and health: the server's /metrics and /readyz read it.
+type Stats struct {
+	// Size is the number of durable leaves.
+	Size int64
+	// Commits is how many synced writes the store has made since it opened, and Leaves how many leaves they held:
+	// Leaves/Commits is the mean group commit.
+	Commits, Leaves int64
+	// CommitCounts counts those writes by how long each took to write and sync: CommitCounts[i] took at most
+	// CommitBounds[i] and more than CommitBounds[i-1]; the last counts those over every bound. CommitSeconds is
+	// their sum.
+	CommitCounts  []uint64
+	CommitSeconds float64
+	// Unindexed is the durable leaves that are not yet in the store's index (served from memory meanwhile).
+	Unindexed int64
+	// Err is non-nil once the log refuses appends: a write or sync failed, and what the disk holds is unknown
+	// until a restart reads it back.
+	Err error
+}
+
+// CommitBounds are the upper bounds, in seconds, of Stats.CommitCounts' buckets.
+var CommitBounds = []float64{100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1}
+
 // Reader adapts a Store to a HashReader bound to ctx, for TreeHash and the Prove functions.
 func Reader(ctx context.Context, s Store) HashReader {
 	return HashReaderFunc(func(indexes []int64) ([]Hash, error) { return s.ReadHashes(ctx, indexes) })

@@ -60,8 +60,8 @@ func TestExpectNeverKept(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("20 Appends took %v with a promise outstanding", d)
 	}
-	if commits, entries := s.CommitStats(); entries != 20 || commits < 1 {
-		t.Fatalf("CommitStats = %d commits, %d entries; want 20 entries", commits, entries)
+	if st := s.LogStats(); st.Leaves != 20 || st.Commits < 1 {
+		t.Fatalf("LogStats = %d commits, %d leaves; want 20 leaves", st.Commits, st.Leaves)
 	}
 }
 

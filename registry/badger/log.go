@@ -121,7 +121,11 @@ type logState struct {
 
 	paused atomic.Bool // for tests: the applier skips its turns
 
-	commits, committed atomic.Int64 // synced writes, and the entries they held (CommitStats)
+	commits, committed atomic.Int64 // synced writes, and the entries they held (LogStats)
+	// commitHist counts synced writes by their time to write and sync, in tlog.CommitBounds' buckets; commitNS
+	// is their sum.
+	commitHist []atomic.Uint64
+	commitNS   atomic.Int64
 
 	expected atomic.Int64  // promised Appends outstanding (Store.Expect)
 	arrived  chan struct{} // wakes a lingering committer when the last promise is kept
@@ -185,6 +189,7 @@ func (s *Store) openLog(dir string, bo badgerdb.Options) error {
 	l.db = db
 	l.kick, l.applied = make(chan struct{}, 1), make(chan struct{})
 	l.arrived = make(chan struct{}, 1)
+	l.commitHist = make([]atomic.Uint64, len(tlog.CommitBounds)+1)
 	l.stop, l.stopped = make(chan struct{}), make(chan struct{})
 	if err := s.loadLog(); err != nil {
 		db.Close()

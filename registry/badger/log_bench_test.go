@@ -54,8 +54,8 @@ func BenchmarkLogAppend(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "appends/s")
 			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/append")
-			commits, entries := s.CommitStats()
-			b.ReportMetric(float64(entries)/float64(max(commits, 1)), "entries/commit")
+			st := s.LogStats()
+			b.ReportMetric(float64(st.Leaves)/float64(max(st.Commits, 1)), "entries/commit")
 		})
 	}
 }

@@ -135,10 +135,29 @@ func (e *expectation) keep() {
 	}
 }
 
-// CommitStats reports how many group commits (each one synced write) the log has made since Open, and how many
-// entries they held: entries/commits is the mean batch.
-func (s *Store) CommitStats() (commits, entries int64) {
-	return s.log.commits.Load(), s.log.committed.Load()
+// LogStats reports the log's size, its group commits since Open and how long they took, how far the index lags,
+// and whether the log has stopped (tlog.StatsReporter).
+func (s *Store) LogStats() tlog.Stats {
+	l := &s.log
+	base := l.appliedBase() // before size: the index never passes the durable size
+	st := tlog.Stats{Size: l.size.Load(), Commits: l.commits.Load(), Leaves: l.committed.Load(),
+		CommitCounts: make([]uint64, len(l.commitHist)), CommitSeconds: time.Duration(l.commitNS.Load()).Seconds(),
+		Err: l.failed()}
+	for i := range l.commitHist {
+		st.CommitCounts[i] = l.commitHist[i].Load()
+	}
+	st.Unindexed = st.Size - base
+	return st
+}
+
+// observeCommit counts a synced write that took d.
+func (l *logState) observeCommit(d time.Duration) {
+	i := 0
+	for i < len(tlog.CommitBounds) && d.Seconds() > tlog.CommitBounds[i] {
+		i++
+	}
+	l.commitHist[i].Add(1)
+	l.commitNS.Add(int64(d))
 }
 
 // commitLoop is the group committer: it runs until Close closes the queue, and writes every receipt queued
@@ -288,11 +307,13 @@ func (s *Store) commitBatch(batch []*appendReq) {
 	}
 	first := l.size.Load()
 	hashes, next := l.number(accepted)
+	start := time.Now()
 	if err := l.seg.append(first, accepted); err != nil {
 		l.fail(err) // after a failed write or sync, what the file holds is unknown
 		answer(accepted, err)
 		return
 	}
+	l.observeCommit(time.Since(start))
 	l.publish(accepted, hashes, next)
 	l.commits.Add(1)
 	l.committed.Add(int64(len(accepted)))

@@ -1,0 +1,151 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/toolgate/toolgate/plugins"
+	"github.com/toolgate/toolgate/receipts/tlog"
+	tgbadger "github.com/toolgate/toolgate/registry/badger"
+	"github.com/toolgate/toolgate/runtime"
+	"github.com/toolgate/toolgate/sdk/client"
+	"github.com/toolgate/toolgate/server"
+)
+
+// metricValue returns the value of the sample written exactly as name (labels included) in a Prometheus text
+// exposition.
+func metricValue(t *testing.T, body, name string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no sample %s in /metrics", name)
+	return 0
+}
+
+// TestLog_Metrics checks what /metrics tells an operator about the receipt log after calls: its size as the
+// store has it, commits that hold every leaf written since the start, a commit-time histogram that counts each
+// commit, an index lag within the log, and a log that has not stopped.
+func TestLog_Metrics(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	h.push(t, "echo", "1.0.0", plugins.WAT("echo"), "")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 3 {
+				if _, err := h.c.Invoke(ctx, "echo", []byte(`{}`), client.InvokeOptions{}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	status, _, _, raw := h.raw(t, "GET", "/metrics", nil, nil)
+	if status != 200 {
+		t.Fatalf("/metrics: %d", status)
+	}
+	body := string(raw)
+	size, err := h.store.TreeSize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size < 24 {
+		t.Fatalf("tree size %d after 24 calls", size)
+	}
+	if got := metricValue(t, body, "toolgate_log_leaves"); got != float64(size) {
+		t.Errorf("toolgate_log_leaves %v, want the tree size %d", got, size)
+	}
+	commits := metricValue(t, body, "toolgate_log_commits_total")
+	if got := metricValue(t, body, "toolgate_log_committed_leaves_total"); got != float64(size) || commits < 1 || commits > got {
+		t.Errorf("%v leaves in %v commits, want all %d leaves of a log started empty", got, commits, size)
+	}
+	if n := metricValue(t, body, "toolgate_log_commit_duration_seconds_count"); n != commits {
+		t.Errorf("commit-time histogram counts %v commits, want %v", n, commits)
+	}
+	if n := metricValue(t, body, `toolgate_log_commit_duration_seconds_bucket{le="+Inf"}`); n != commits {
+		t.Errorf("+Inf bucket %v, want %v", n, commits)
+	}
+	if sum := metricValue(t, body, "toolgate_log_commit_duration_seconds_sum"); sum <= 0 {
+		t.Errorf("commit-time sum %v, want > 0", sum)
+	}
+	if n := metricValue(t, body, "toolgate_log_unindexed_leaves"); n < 0 || n > float64(size) {
+		t.Errorf("toolgate_log_unindexed_leaves %v outside [0, %d]", n, size)
+	}
+	if n := metricValue(t, body, "toolgate_log_failed"); n != 0 {
+		t.Errorf("toolgate_log_failed %v, want 0", n)
+	}
+}
+
+// stoppedLog is the real store, reporting the error with which a log stops after a failed write or sync (the
+// store's own test, TestLogStats in registry/badger, makes a real write fail).
+type stoppedLog struct{ *tgbadger.Store }
+
+func (l stoppedLog) LogStats() tlog.Stats {
+	st := l.Store.LogStats()
+	st.Err = errors.New("receipt log stopped: log segment sync: input/output error")
+	return st
+}
+
+// TestReadyz_LogStopped checks that a server whose log has stopped says it is not ready, so that a load
+// balancer sends calls, which would all fail, elsewhere; and that /metrics shows it.
+func TestReadyz_LogStopped(t *testing.T) {
+	h := start(t)
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.Config{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: h.store, Keys: h.store, Receipts: h.store, Runtime: rt,
+		Log: stoppedLog{h.store}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		rt.Close(ctx)
+	})
+	get := func(url string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	stopped := "http://" + ln.Addr().String()
+	if status, body := get(stopped + "/readyz"); status != 503 || !strings.Contains(body, `"unavailable"`) {
+		t.Errorf("/readyz with the log stopped: %d %s, want 503 unavailable", status, body)
+	}
+	if _, body := get(stopped + "/metrics"); metricValue(t, body, "toolgate_log_failed") != 1 {
+		t.Error("toolgate_log_failed is not 1 with the log stopped")
+	}
+	if status, _ := get(h.url + "/readyz"); status != 200 {
+		t.Errorf("/readyz of the server whose log runs: %d, want 200", status)
+	}
+}
