@@ -134,6 +134,8 @@ type PublishResult struct {
 // pin); Rollback pops back to the module pinned before the current pin was set, recorded as an EventRollback, and
 // fails with ErrNoPreviousPin when the stack has one entry.
 type Store interface {
+	// Outbox keeps the log events of the changes made with an EventPlan in their context.
+	Outbox
 	// PutModule stores a module's bytes once per digest (info.Digest must equal DigestOf(wasm)). created is
 	// false when the digest was already stored; the stored info is then returned unchanged.
 	PutModule(ctx context.Context, info ModuleInfo, wasm []byte) (stored ModuleInfo, created bool, err error)
@@ -331,6 +333,8 @@ type Key struct {
 
 // KeyStore keeps API keys. Writes are durable before they return.
 type KeyStore interface {
+	// Outbox keeps the log events of the changes made with an EventPlan in their context.
+	Outbox
 	// PutKey stores a new key; ErrConflict if the id exists.
 	PutKey(ctx context.Context, k Key) error
 	// Key returns one key, ErrNotFound if absent.

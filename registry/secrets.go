@@ -31,6 +31,8 @@ type SecretInfo struct {
 // SecretStore keeps sealed secrets. Every method is safe for concurrent use and every write is durable before it
 // returns. Names must satisfy ValidSecretName (else ErrInvalid).
 type SecretStore interface {
+	// Outbox keeps the log events of the changes made with an EventPlan in their context.
+	Outbox
 	// PutSecret stores s, replacing a secret of the same name; created reports whether it is new. A replaced
 	// secret keeps its CreatedAt; UpdatedAt is taken from s.
 	PutSecret(ctx context.Context, s SealedSecret) (stored SecretInfo, created bool, err error)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -161,10 +162,15 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	}
 	id, token, hash := NewToken()
 	k.ID, k.TokenHash, k.CreatedAt, k.CreatedBy = id, hash, now.UTC(), principal(c)
-	if err := s.keys.PutKey(c.UserContext(), k); err != nil {
-		return fmt.Errorf("store key[%s]: %w", id, err)
-	}
-	if err := s.recordEvent(c, receipts.EventKeyCreated, "key:"+k.ID, "", keyAttrs(k)); err != nil {
+	err = s.logged(c, s.keys, func(registry.Change) []*receipts.Event {
+		return []*receipts.Event{s.event(c, receipts.EventKeyCreated, "key:"+k.ID, "", keyAttrs(k))}
+	}, func(ctx context.Context) (bool, error) {
+		if err := s.keys.PutKey(ctx, k); err != nil {
+			return false, fmt.Errorf("store key[%s]: %w", id, err)
+		}
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
 	c.Status(http.StatusCreated)
@@ -237,15 +243,20 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 	if err := s.keepsAnAdmin(c, k); err != nil {
 		return err
 	}
-	if err := s.keys.DeleteKey(c.UserContext(), k.ID); err != nil {
-		if errors.Is(err, registry.ErrNotFound) {
-			return apiErr(http.StatusNotFound, CodeNotFound, "key not found")
+	err = s.logged(c, s.keys, func(registry.Change) []*receipts.Event {
+		return []*receipts.Event{s.event(c, receipts.EventKeyDeleted, "key:"+k.ID, "", nil)}
+	}, func(ctx context.Context) (bool, error) {
+		if err := s.keys.DeleteKey(ctx, k.ID); err != nil {
+			if errors.Is(err, registry.ErrNotFound) {
+				return false, apiErr(http.StatusNotFound, CodeNotFound, "key not found")
+			}
+			return false, err
 		}
-		return err
-	}
-	s.gov.limits.forgetKey(k.ID)
-	s.gov.quotas.forget(k.ID)
-	if err := s.recordEvent(c, receipts.EventKeyDeleted, "key:"+k.ID, "", nil); err != nil {
+		s.gov.limits.forgetKey(k.ID)
+		s.gov.quotas.forget(k.ID)
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
@@ -269,11 +280,11 @@ func (s *Server) setDisabled(c *fiber.Ctx, disabled bool) error {
 	}
 	if k.Disabled != disabled {
 		k.Disabled = disabled
-		if err := s.keys.UpdateKey(c.UserContext(), k); err != nil {
-			return err
-		}
-		if err := s.recordEvent(c, receipts.EventKeyUpdated, "key:"+k.ID, "",
-			map[string]string{"disabled": strconv.FormatBool(disabled)}); err != nil {
+		err := s.logged(c, s.keys, func(registry.Change) []*receipts.Event {
+			return []*receipts.Event{s.event(c, receipts.EventKeyUpdated, "key:"+k.ID, "",
+				map[string]string{"disabled": strconv.FormatBool(disabled)})}
+		}, func(ctx context.Context) (bool, error) { return true, s.keys.UpdateKey(ctx, k) })
+		if err != nil {
 			return err
 		}
 	}

@@ -67,19 +67,16 @@ func (s *Server) logRoutes(v1 fiber.Router) {
 	v1.Get("/receipts/:id/proof", s.receiptProof)
 }
 
-// recordEvent appends a registry or governance event to the log, durably, before the change is acknowledged:
-// the request's principal is its actor and now its time. Handlers call it after the change is stored, e.g.
-//
-//	s.recordEvent(c, receipts.EventKeyCreated, "key:"+k.ID, "", map[string]string{"role": k.Role})
-//
-// attrs must never hold a secret value. It does nothing when receipts are off.
-func (s *Server) recordEvent(c *fiber.Ctx, kind, subject, reason string, attrs map[string]string) error {
-	return s.appendEvent(c.UserContext(), &receipts.Event{Kind: kind, Subject: subject, Actor: principal(c),
-		At: s.now().UTC(), Reason: reason, Attrs: attrs})
+// event makes the log event of a change this request makes: its principal is the actor and now the time.
+// attrs must never hold a secret value.
+func (s *Server) event(c *fiber.Ctx, kind, subject, reason string, attrs map[string]string) *receipts.Event {
+	return &receipts.Event{Kind: kind, Subject: subject, Actor: principal(c), At: s.now().UTC(), Reason: reason,
+		Attrs: attrs}
 }
 
-// recordPinEvent logs a pin or rollback from the registry's own history event, with its actor, time and reason.
-func (s *Server) recordPinEvent(c *fiber.Ctx, ev registry.Event) error {
+// pinEvent makes the log event of a pin or rollback from the registry's own history event, with its actor, time
+// and reason.
+func pinEvent(ev registry.Event) *receipts.Event {
 	attrs := map[string]string{"version": ev.Version, "module": ev.Module, "seq": strconv.FormatInt(ev.Seq, 10)}
 	if ev.From != "" {
 		attrs["from"] = ev.From
@@ -88,21 +85,111 @@ func (s *Server) recordPinEvent(c *fiber.Ctx, ev registry.Event) error {
 	if ev.Kind == registry.EventRollback {
 		kind = receipts.EventRollback
 	}
-	return s.appendEvent(c.UserContext(), &receipts.Event{Kind: kind, Subject: "tool:" + ev.Tool, Actor: ev.Actor,
-		At: ev.At.UTC(), Reason: ev.Reason, Attrs: attrs})
+	return &receipts.Event{Kind: kind, Subject: "tool:" + ev.Tool, Actor: ev.Actor, At: ev.At.UTC(),
+		Reason: ev.Reason, Attrs: attrs}
 }
 
-// appendEvent gives ev an id and appends it, with its own deadline: the change it records is already stored, so
-// a client that hung up must not leave it out of the log.
-func (s *Server) appendEvent(ctx context.Context, ev *receipts.Event) error {
+// logged makes a registry or governance change and records it in the log, durably, before the change is
+// acknowledged, without a window in which one is stored and not the other: change makes the change with the
+// context it is given, whose event plan (registry.WithEventPlan) has the store write the change's events, made
+// by events from what the store reports, into its outbox ob in the change's own transaction. change reports
+// whether it wrote anything; if it did, the events are appended to the log and cleared from the outbox. If the
+// process dies first, the server appends them when it starts (drainOutbox). With receipts off, logged only
+// makes the change.
+func (s *Server) logged(c *fiber.Ctx, ob registry.Outbox, events func(registry.Change) []*receipts.Event,
+	change func(ctx context.Context) (wrote bool, err error)) error {
+	ctx := c.UserContext()
+	if s.txlog.store == nil {
+		_, err := change(ctx)
+		return err
+	}
+	plan, last := eventPlan(events)
+	wrote, err := change(registry.WithEventPlan(ctx, plan))
+	if err != nil || !wrote {
+		return err
+	}
+	evs := *last
+	// With its own deadline: the change is stored, so a client that hung up must not hold its events back.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	ids := make([]string, len(evs))
+	for i, ev := range evs {
+		if _, err := s.txlog.store.AppendEvent(actx, ev); err != nil {
+			return fmt.Errorf("log event kind[%s] subject[%s]: %w", ev.Kind, ev.Subject, err)
+		}
+		ids[i] = ev.ID
+	}
+	if err := ob.ClearOutbox(actx, ids); err != nil {
+		return fmt.Errorf("log events: %w", err) // they are in the log; the next start clears them
+	}
+	return nil
+}
+
+// eventPlan returns the plan that gives the events made by events ids and encodes them for an outbox, and where
+// it leaves the events of its last call (a transaction retried calls it again).
+func eventPlan(events func(registry.Change) []*receipts.Event) (registry.EventPlan, *[]*receipts.Event) {
+	var last []*receipts.Event
+	return func(ch registry.Change) ([]registry.OutboxEntry, error) {
+		last = events(ch)
+		out := make([]registry.OutboxEntry, len(last))
+		for i, ev := range last {
+			ev.ID = receipts.NewEventID(ev.At)
+			if err := ev.Validate(); err != nil {
+				return nil, err
+			}
+			data, err := ev.Canonical()
+			if err != nil {
+				return nil, err
+			}
+			out[i] = registry.OutboxEntry{ID: ev.ID, Data: data}
+		}
+		return out, nil
+	}, &last
+}
+
+// drainOutbox appends to the log the events that changes stored in the outboxes but that never reached the log
+// (the process died in between), in the order of their ids, and clears them. An entry that does not decode is
+// left where it is and reported in the server log.
+func (s *Server) drainOutbox(ctx context.Context, outboxes ...registry.Outbox) error {
 	if s.txlog.store == nil {
 		return nil
 	}
-	ev.ID = receipts.NewEventID(ev.At)
-	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if _, err := s.txlog.store.AppendEvent(actx, ev); err != nil {
-		return fmt.Errorf("log event kind[%s] subject[%s]: %w", ev.Kind, ev.Subject, err)
+	seen := map[registry.Outbox]bool{}
+	for _, ob := range outboxes {
+		if ob == nil || seen[ob] {
+			continue
+		}
+		seen[ob] = true
+		entries, err := ob.Outbox(ctx)
+		if err != nil {
+			return err
+		}
+		var done []string
+		for _, e := range entries {
+			ev, err := receipts.DecodeEvent(e.Data)
+			if err == nil && ev.ID != e.ID {
+				err = fmt.Errorf("event id %s", ev.ID)
+			}
+			if err != nil {
+				s.log.Error("outbox entry left undelivered", "id", e.ID, "err", err)
+				continue
+			}
+			switch _, err := s.txlog.store.LeafIndex(ctx, ev.ID); {
+			case errors.Is(err, tlog.ErrNotFound):
+				if _, err := s.txlog.store.AppendEvent(ctx, ev); err != nil {
+					return fmt.Errorf("outbox event[%s]: %w", ev.ID, err)
+				}
+			case err != nil:
+				return fmt.Errorf("outbox event[%s]: %w", ev.ID, err)
+			}
+			done = append(done, e.ID)
+		}
+		if err := ob.ClearOutbox(ctx, done); err != nil {
+			return err
+		}
+		if len(done) > 0 {
+			s.log.Info("appended log events a restart found in the outbox", "events", len(done))
+		}
 	}
 	return nil
 }

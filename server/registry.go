@@ -38,18 +38,26 @@ func (s *Server) uploadModule(c *fiber.Ctx) error {
 		}
 		return fmt.Errorf("load module: %w", err)
 	}
-	stored, created, err := s.store.PutModule(c.UserContext(), registry.ModuleInfo{
-		Digest: info.Digest, Size: int64(len(wasm)), Imports: nonNil(info.Imports), Exports: nonNil(info.Exports),
-		CreatedAt: s.now().UTC(),
-	}, wasm)
+	var stored registry.ModuleInfo
+	var created bool
+	err = s.logged(c, s.store, func(registry.Change) []*receipts.Event {
+		return []*receipts.Event{s.event(c, receipts.EventModuleUploaded, "module:"+info.Digest, "",
+			map[string]string{"size": strconv.Itoa(len(wasm))})}
+	}, func(ctx context.Context) (bool, error) {
+		var err error
+		stored, created, err = s.store.PutModule(ctx, registry.ModuleInfo{
+			Digest: info.Digest, Size: int64(len(wasm)), Imports: nonNil(info.Imports), Exports: nonNil(info.Exports),
+			CreatedAt: s.now().UTC(),
+		}, wasm)
+		if err != nil {
+			return false, fmt.Errorf("store module[%s]: %w", info.Digest, err)
+		}
+		return created, nil
+	})
 	if err != nil {
-		return fmt.Errorf("store module[%s]: %w", info.Digest, err)
+		return err
 	}
 	if created {
-		if err := s.recordEvent(c, receipts.EventModuleUploaded, "module:"+info.Digest, "",
-			map[string]string{"size": strconv.Itoa(len(wasm))}); err != nil {
-			return err
-		}
 		c.Status(http.StatusCreated)
 	}
 	return c.JSON(stored)
@@ -180,23 +188,26 @@ func (s *Server) publish(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("canonical document: %w", err)
 	}
-	res, err := s.store.Publish(ctx, registry.VersionRecord{
-		Tool: name, Version: version, Module: doc.Module, Manifest: manifest, Document: canon,
-		PublishedBy: principal(c), PublishedAt: s.now().UTC(),
+	var res registry.PublishResult
+	err = s.logged(c, s.store, func(ch registry.Change) []*receipts.Event {
+		evs := []*receipts.Event{s.event(c, receipts.EventVersionPublished, "tool:"+name, "", map[string]string{
+			"version": version, "module": doc.Module, "manifest": manifest})}
+		return append(evs, pinEvents(ch)...) // the first version's automatic pin, if this is it
+	}, func(ctx context.Context) (bool, error) {
+		var err error
+		res, err = s.store.Publish(ctx, registry.VersionRecord{
+			Tool: name, Version: version, Module: doc.Module, Manifest: manifest, Document: canon,
+			PublishedBy: principal(c), PublishedAt: s.now().UTC(),
+		})
+		if err != nil {
+			return false, storeErr(err, "module")
+		}
+		return res.Created, nil
 	})
 	if err != nil {
-		return storeErr(err, "module")
+		return err
 	}
 	if res.Created {
-		if err := s.recordEvent(c, receipts.EventVersionPublished, "tool:"+name, "", map[string]string{
-			"version": version, "module": res.Record.Module, "manifest": res.Record.Manifest}); err != nil {
-			return err
-		}
-		if res.Pinned != nil {
-			if err := s.recordPinEvent(c, *res.Pinned); err != nil {
-				return err
-			}
-		}
 		c.Status(http.StatusCreated)
 	}
 	tool, err := s.store.Tool(ctx, name)
@@ -343,7 +354,6 @@ func (s *Server) pin(c *fiber.Ctx) error {
 	if len(req.Reason) > 1024 {
 		return apiErr(http.StatusBadRequest, CodeInvalidRequest, "reason longer than 1024 bytes")
 	}
-	ctx := c.UserContext()
 	version := req.Version
 	if req.Module != "" {
 		if version, err = s.versionOfModule(c, name, req.Module); err != nil {
@@ -353,14 +363,16 @@ func (s *Server) pin(c *fiber.Ctx) error {
 		return apiErr(http.StatusBadRequest, CodeInvalidVersion, "version "+err.Error())
 	}
 	at := s.now().UTC()
-	ev, err := s.store.SetPin(ctx, name, version, principal(c), req.Reason, at)
-	if err != nil {
-		return storeErr(err, "tool version")
-	}
-	if ev.At.Equal(at) { // not a no-op returning the standing pin's event
-		if err := s.recordPinEvent(c, ev); err != nil {
-			return err
+	var ev registry.Event
+	err = s.logged(c, s.store, pinEvents, func(ctx context.Context) (bool, error) {
+		var err error
+		if ev, err = s.store.SetPin(ctx, name, version, principal(c), req.Reason, at); err != nil {
+			return false, storeErr(err, "tool version")
 		}
+		return ev.At.Equal(at), nil // else a no-op, returning the standing pin's event
+	})
+	if err != nil {
+		return err
 	}
 	return c.JSON(ev)
 }
@@ -401,11 +413,15 @@ func (s *Server) rollback(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	ev, err := s.store.Rollback(c.UserContext(), name, principal(c), req.Reason, s.now().UTC())
+	var ev registry.Event
+	err = s.logged(c, s.store, pinEvents, func(ctx context.Context) (bool, error) {
+		var err error
+		if ev, err = s.store.Rollback(ctx, name, principal(c), req.Reason, s.now().UTC()); err != nil {
+			return false, storeErr(err, "tool")
+		}
+		return true, nil
+	})
 	if err != nil {
-		return storeErr(err, "tool")
-	}
-	if err := s.recordPinEvent(c, ev); err != nil {
 		return err
 	}
 	return c.JSON(ev)
@@ -424,4 +440,13 @@ func (s *Server) history(c *fiber.Ctx) error {
 		evs = []registry.Event{}
 	}
 	return c.JSON(fiber.Map{"events": evs})
+}
+
+// pinEvents makes the log events of a pin or rollback from the history events it made.
+func pinEvents(ch registry.Change) []*receipts.Event {
+	evs := make([]*receipts.Event, len(ch.History))
+	for i, h := range ch.History {
+		evs[i] = pinEvent(h)
+	}
+	return evs
 }

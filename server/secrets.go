@@ -112,15 +112,23 @@ func (s *Server) putSecret(c *fiber.Ctx) error {
 			fmt.Sprintf("secret values are at least %d bytes", MinSecretBytes))
 	}
 	now := s.now().UTC()
-	info, created, err := sd.store.PutSecret(c.UserContext(), registry.SealedSecret{
-		Name: name, Sealed: sd.master.Keyring().Seal(name, value), CreatedAt: now, UpdatedAt: now,
+	var info registry.SecretInfo
+	var created bool
+	// The event names the secret and whether it is new, never the value or anything derived from it.
+	err = s.logged(c, sd.store, func(ch registry.Change) []*receipts.Event {
+		return []*receipts.Event{s.event(c, receipts.EventSecretSet, "secret:"+name, "",
+			map[string]string{"created": strconv.FormatBool(ch.Created)})}
+	}, func(ctx context.Context) (bool, error) {
+		var err error
+		info, created, err = sd.store.PutSecret(ctx, registry.SealedSecret{
+			Name: name, Sealed: sd.master.Keyring().Seal(name, value), CreatedAt: now, UpdatedAt: now,
+		})
+		if err != nil {
+			return false, fmt.Errorf("put secret[%s]: %w", name, err)
+		}
+		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("put secret[%s]: %w", name, err)
-	}
-	// The event names the secret and whether it is new, never the value or anything derived from it.
-	if err := s.recordEvent(c, receipts.EventSecretSet, "secret:"+name, "",
-		map[string]string{"created": strconv.FormatBool(created)}); err != nil {
 		return err
 	}
 	if created {
@@ -151,13 +159,18 @@ func (s *Server) deleteSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := sd.store.DeleteSecret(c.UserContext(), name); err != nil {
-		if errors.Is(err, registry.ErrNotFound) {
-			return apiErr(http.StatusNotFound, CodeNotFound, "secret not found")
+	err = s.logged(c, sd.store, func(registry.Change) []*receipts.Event {
+		return []*receipts.Event{s.event(c, receipts.EventSecretDeleted, "secret:"+name, "", nil)}
+	}, func(ctx context.Context) (bool, error) {
+		if err := sd.store.DeleteSecret(ctx, name); err != nil {
+			if errors.Is(err, registry.ErrNotFound) {
+				return false, apiErr(http.StatusNotFound, CodeNotFound, "secret not found")
+			}
+			return false, fmt.Errorf("delete secret[%s]: %w", name, err)
 		}
-		return fmt.Errorf("delete secret[%s]: %w", name, err)
-	}
-	if err := s.recordEvent(c, receipts.EventSecretDeleted, "secret:"+name, "", nil); err != nil {
+		return true, nil
+	})
+	if err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)

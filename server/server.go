@@ -132,6 +132,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.gov = gov
 	s.secrets = newSecretsDoor(cfg, s)
+	outboxes := []registry.Outbox{cfg.Store, cfg.Keys}
+	if s.secrets != nil {
+		outboxes = append(outboxes, s.secrets.store)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.drainOutbox(dctx, outboxes...); err != nil {
+		return nil, fmt.Errorf("server: log the events a restart found in the outbox: %w", err)
+	}
 	bodyLimit := max(s.maxMod, int64(s.policy.Ceilings.MaxInputBytes), registry.MaxDocumentBytes) + 1
 	s.app = fiber.New(fiber.Config{
 		Immutable:             true, // handlers keep params and bodies beyond the request

@@ -40,6 +40,11 @@ func TestStore_Registry(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) registry.Store { return open(t) })
 }
 
+func TestStore_Outbox(t *testing.T) {
+	t.Parallel()
+	storetest.RunOutbox(t, func(t *testing.T) *Store { return open(t) })
+}
+
 func TestStore_Keys(t *testing.T) {
 	t.Parallel()
 	storetest.RunKeys(t, func(t *testing.T) registry.KeyStore { return open(t) })

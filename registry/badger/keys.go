@@ -47,6 +47,9 @@ func (s *Store) PutKey(ctx context.Context, k registry.Key) error {
 		} else if ok {
 			return fmt.Errorf("id taken: %w", registry.ErrConflict)
 		}
+		if err := writeOutbox(ctx, txn, registry.Change{Created: true}); err != nil {
+			return err
+		}
 		return txn.Set(keyKey(k.ID), val)
 	})
 	if err != nil {
@@ -128,6 +131,9 @@ func (s *Store) DeleteKey(ctx context.Context, id string) error {
 		} else if !ok {
 			return registry.ErrNotFound
 		}
+		if err := writeOutbox(ctx, txn, registry.Change{}); err != nil {
+			return err
+		}
 		return txn.Delete(keyKey(id))
 	})
 	if err != nil {
@@ -157,6 +163,9 @@ func (s *Store) UpdateKey(ctx context.Context, k registry.Key) error {
 			return err
 		} else if !ok {
 			return registry.ErrNotFound
+		}
+		if err := writeOutbox(ctx, txn, registry.Change{}); err != nil {
+			return err
 		}
 		return txn.Set(keyKey(k.ID), val)
 	})

@@ -103,6 +103,9 @@ func (s *Store) PutModule(ctx context.Context, info registry.ModuleInfo, wasm []
 			return err
 		}
 		created, stored = true, info
+		if err := writeOutbox(ctx, txn, registry.Change{Created: true}); err != nil {
+			return err
+		}
 		return txn.Set(moduleInfoKey(info.Digest), meta)
 	})
 	if err != nil {

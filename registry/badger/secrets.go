@@ -62,6 +62,9 @@ func (s *Store) PutSecret(ctx context.Context, sec registry.SealedSecret) (regis
 			return err
 		}
 		sec = rec
+		if err := writeOutbox(ctx, txn, registry.Change{Created: created}); err != nil {
+			return err
+		}
 		return txn.Set(secretKey(sec.Name), val)
 	})
 	if err != nil {
@@ -142,6 +145,9 @@ func (s *Store) DeleteSecret(ctx context.Context, name string) error {
 			return err
 		} else if !ok {
 			return registry.ErrNotFound
+		}
+		if err := writeOutbox(ctx, txn, registry.Change{}); err != nil {
+			return err
 		}
 		return txn.Delete(secretKey(name))
 	})

@@ -125,6 +125,13 @@ func (s *Store) Publish(ctx context.Context, rec registry.VersionRecord) (regist
 			res.Pinned = &ev
 		}
 		res.Created, res.Record = true, rec
+		ch := registry.Change{Created: true}
+		if res.Pinned != nil {
+			ch.History = []registry.Event{*res.Pinned}
+		}
+		if err := writeOutbox(ctx, txn, ch); err != nil {
+			return err
+		}
 		return txn.Set(versionKey(rec.Tool, rec.Version), val)
 	})
 	if err != nil {
@@ -265,6 +272,9 @@ func (s *Store) SetPin(ctx context.Context, tool, version, actor, reason string,
 			Seq: tr.Seq + 1, Kind: registry.EventPin, Tool: tool, Version: version, Module: rec.Module,
 			From: tr.Pin.Version, Actor: actor, At: at.UTC(), Reason: reason,
 		}
+		if err := writeOutbox(ctx, txn, registry.Change{History: []registry.Event{ev}}); err != nil {
+			return err
+		}
 		return push(txn, &tr, ev)
 	})
 	if err != nil {
@@ -317,6 +327,9 @@ func (s *Store) Rollback(ctx context.Context, tool, actor, reason string, at tim
 		ev = registry.Event{
 			Seq: tr.Seq + 1, Kind: registry.EventRollback, Tool: tool, Version: prev.Version, Module: prev.Module,
 			From: tr.Pin.Version, Actor: actor, At: at.UTC(), Reason: reason,
+		}
+		if err := writeOutbox(ctx, txn, registry.Change{History: []registry.Event{ev}}); err != nil {
+			return err
 		}
 		return record(txn, &tr, ev)
 	})
