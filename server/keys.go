@@ -162,14 +162,13 @@ func (s *Server) createKey(c *fiber.Ctx) error {
 	}
 	id, token, hash := NewToken()
 	k.ID, k.TokenHash, k.CreatedAt, k.CreatedBy = id, hash, now.UTC(), principal(c)
-	err = s.logged(c, s.keys, func(registry.Change) []*receipts.Event {
-		return []*receipts.Event{s.event(c, receipts.EventKeyCreated, "key:"+k.ID, "", keyAttrs(k))}
-	}, func(ctx context.Context) (bool, error) {
-		if err := s.keys.PutKey(ctx, k); err != nil {
-			return false, fmt.Errorf("store key[%s]: %w", id, err)
-		}
-		return true, nil
-	})
+	err = s.logged(c, s.keys, s.oneEvent(c, receipts.EventKeyCreated, "key:"+k.ID, keyAttrs(k)),
+		func(ctx context.Context) (bool, error) {
+			if err := s.keys.PutKey(ctx, k); err != nil {
+				return false, fmt.Errorf("store key[%s]: %w", id, err)
+			}
+			return true, nil
+		})
 	if err != nil {
 		return err
 	}
@@ -243,19 +242,18 @@ func (s *Server) deleteKey(c *fiber.Ctx) error {
 	if err := s.keepsAnAdmin(c, k); err != nil {
 		return err
 	}
-	err = s.logged(c, s.keys, func(registry.Change) []*receipts.Event {
-		return []*receipts.Event{s.event(c, receipts.EventKeyDeleted, "key:"+k.ID, "", nil)}
-	}, func(ctx context.Context) (bool, error) {
-		if err := s.keys.DeleteKey(ctx, k.ID); err != nil {
-			if errors.Is(err, registry.ErrNotFound) {
-				return false, apiErr(http.StatusNotFound, CodeNotFound, "key not found")
+	err = s.logged(c, s.keys, s.oneEvent(c, receipts.EventKeyDeleted, "key:"+k.ID, nil),
+		func(ctx context.Context) (bool, error) {
+			if err := s.keys.DeleteKey(ctx, k.ID); err != nil {
+				if errors.Is(err, registry.ErrNotFound) {
+					return false, apiErr(http.StatusNotFound, CodeNotFound, "key not found")
+				}
+				return false, err
 			}
-			return false, err
-		}
-		s.gov.limits.forgetKey(k.ID)
-		s.gov.quotas.forget(k.ID)
-		return true, nil
-	})
+			s.gov.limits.forgetKey(k.ID)
+			s.gov.quotas.forget(k.ID)
+			return true, nil
+		})
 	if err != nil {
 		return err
 	}
@@ -280,10 +278,9 @@ func (s *Server) setDisabled(c *fiber.Ctx, disabled bool) error {
 	}
 	if k.Disabled != disabled {
 		k.Disabled = disabled
-		err := s.logged(c, s.keys, func(registry.Change) []*receipts.Event {
-			return []*receipts.Event{s.event(c, receipts.EventKeyUpdated, "key:"+k.ID, "",
-				map[string]string{"disabled": strconv.FormatBool(disabled)})}
-		}, func(ctx context.Context) (bool, error) { return true, s.keys.UpdateKey(ctx, k) })
+		err := s.logged(c, s.keys, s.oneEvent(c, receipts.EventKeyUpdated, "key:"+k.ID,
+			map[string]string{"disabled": strconv.FormatBool(disabled)}),
+			func(ctx context.Context) (bool, error) { return true, s.keys.UpdateKey(ctx, k) })
 		if err != nil {
 			return err
 		}

@@ -74,6 +74,13 @@ func (s *Server) event(c *fiber.Ctx, kind, subject, reason string, attrs map[str
 		Attrs: attrs}
 }
 
+// oneEvent is the events func (see logged) of a change that one event records, made when the change is made.
+func (s *Server) oneEvent(c *fiber.Ctx, kind, subject string, attrs map[string]string) func(registry.Change) []*receipts.Event {
+	return func(registry.Change) []*receipts.Event {
+		return []*receipts.Event{s.event(c, kind, subject, "", attrs)}
+	}
+}
+
 // pinEvent makes the log event of a pin or rollback from the registry's own history event, with its actor, time
 // and reason.
 func pinEvent(ev registry.Event) *receipts.Event {

@@ -40,10 +40,8 @@ func (s *Server) uploadModule(c *fiber.Ctx) error {
 	}
 	var stored registry.ModuleInfo
 	var created bool
-	err = s.logged(c, s.store, func(registry.Change) []*receipts.Event {
-		return []*receipts.Event{s.event(c, receipts.EventModuleUploaded, "module:"+info.Digest, "",
-			map[string]string{"size": strconv.Itoa(len(wasm))})}
-	}, func(ctx context.Context) (bool, error) {
+	err = s.logged(c, s.store, s.oneEvent(c, receipts.EventModuleUploaded, "module:"+info.Digest,
+		map[string]string{"size": strconv.Itoa(len(wasm))}), func(ctx context.Context) (bool, error) {
 		var err error
 		stored, created, err = s.store.PutModule(ctx, registry.ModuleInfo{
 			Digest: info.Digest, Size: int64(len(wasm)), Imports: nonNil(info.Imports), Exports: nonNil(info.Exports),

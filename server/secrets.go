@@ -159,17 +159,16 @@ func (s *Server) deleteSecret(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	err = s.logged(c, sd.store, func(registry.Change) []*receipts.Event {
-		return []*receipts.Event{s.event(c, receipts.EventSecretDeleted, "secret:"+name, "", nil)}
-	}, func(ctx context.Context) (bool, error) {
-		if err := sd.store.DeleteSecret(ctx, name); err != nil {
-			if errors.Is(err, registry.ErrNotFound) {
-				return false, apiErr(http.StatusNotFound, CodeNotFound, "secret not found")
+	err = s.logged(c, sd.store, s.oneEvent(c, receipts.EventSecretDeleted, "secret:"+name, nil),
+		func(ctx context.Context) (bool, error) {
+			if err := sd.store.DeleteSecret(ctx, name); err != nil {
+				if errors.Is(err, registry.ErrNotFound) {
+					return false, apiErr(http.StatusNotFound, CodeNotFound, "secret not found")
+				}
+				return false, fmt.Errorf("delete secret[%s]: %w", name, err)
 			}
-			return false, fmt.Errorf("delete secret[%s]: %w", name, err)
-		}
-		return true, nil
-	})
+			return true, nil
+		})
 	if err != nil {
 		return err
 	}
