@@ -155,8 +155,8 @@ func eventPlan(events func(registry.Change) []*receipts.Event) (registry.EventPl
 }
 
 // drainOutbox appends to the log the events that changes stored in the outboxes but that never reached the log
-// (the process died in between), in the order of their ids, and clears them. An entry that does not decode is
-// left where it is and reported in the server log.
+// (the process died in between), in the order of their ids, and clears them. An entry that is not a valid event
+// is left where it is and reported in the server log, so that it cannot keep the server from starting.
 func (s *Server) drainOutbox(ctx context.Context, outboxes ...registry.Outbox) error {
 	if s.txlog.store == nil {
 		return nil
@@ -176,6 +176,9 @@ func (s *Server) drainOutbox(ctx context.Context, outboxes ...registry.Outbox) e
 			ev, err := receipts.DecodeEvent(e.Data)
 			if err == nil && ev.ID != e.ID {
 				err = fmt.Errorf("event id %s", ev.ID)
+			}
+			if err == nil {
+				err = ev.Validate()
 			}
 			if err != nil {
 				s.log.Error("outbox entry left undelivered", "id", e.ID, "err", err)

@@ -16,7 +16,8 @@ import (
 // TestOutbox_Restart checks the window between a registry change and its log event. The server's own changes
 // leave nothing in the outbox. A change whose events reached the outbox with it but not the log — what a
 // process killed between the two leaves on disk — has them appended, with the bytes the outbox kept, when the
-// server next starts, and only once; an entry that does not decode stays where it is without stopping the start.
+// server next starts, and only once; an entry that is not a valid event stays where it is without stopping the
+// start.
 func TestOutbox_Restart(t *testing.T) {
 	h := startGov(t, nil)
 	ctx := context.Background()
@@ -46,8 +47,11 @@ func TestOutbox_Restart(t *testing.T) {
 		t.Fatalf("the pin's event is in the log before the restart: %v", err)
 	}
 	// And an entry nobody can read.
+	noActor := `{"actor":"","at":"2026-01-01T00:00:00Z","attrs":{},"id":"evt_000000000000000000000001",` +
+		`"kind":"pin","reason":"","subject":"tool:echo"}`
 	bad := registry.WithEventPlan(ctx, func(registry.Change) ([]registry.OutboxEntry, error) {
-		return []registry.OutboxEntry{{ID: "evt_garbage", Data: []byte("not an event")}}, nil
+		return []registry.OutboxEntry{{ID: "evt_garbage", Data: []byte("not an event")},
+			{ID: "evt_000000000000000000000001", Data: []byte(noActor)}}, nil
 	})
 	if err := h.store.PutKey(bad, registry.Key{ID: "k-bad", Name: "bad", Role: registry.RoleAuditor,
 		TokenHash: []byte("x"), CreatedAt: at}); err != nil {
@@ -69,8 +73,8 @@ func TestOutbox_Restart(t *testing.T) {
 		t.Fatalf("logged event: %+v, %v; want the pin of 1.1.0, seq 2, for a canary", ev, err)
 	}
 	left, err := h.store.Outbox(ctx)
-	if err != nil || len(left) != 1 || left[0].ID != "evt_garbage" {
-		t.Fatalf("outbox after the restart: %+v, %v; want only the entry that does not decode", left, err)
+	if err != nil || len(left) != 2 || left[0].ID != "evt_000000000000000000000001" || left[1].ID != "evt_garbage" {
+		t.Fatalf("outbox after the restart: %+v, %v; want only the two entries that are not valid events", left, err)
 	}
 	size, err := h.store.TreeSize(ctx)
 	if err != nil {
