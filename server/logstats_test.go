@@ -2,22 +2,13 @@ package server_test
 
 import (
 	"context"
-	"errors"
-	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/toolgate/toolgate/plugins"
-	"github.com/toolgate/toolgate/receipts/tlog"
-	tgbadger "github.com/toolgate/toolgate/registry/badger"
-	"github.com/toolgate/toolgate/runtime"
 	"github.com/toolgate/toolgate/sdk/client"
-	"github.com/toolgate/toolgate/server"
 )
 
 // metricValue returns the value of the sample written exactly as name (labels included) in a Prometheus text
@@ -90,62 +81,5 @@ func TestLog_Metrics(t *testing.T) {
 	}
 	if n := metricValue(t, body, "toolgate_log_failed"); n != 0 {
 		t.Errorf("toolgate_log_failed %v, want 0", n)
-	}
-}
-
-// stoppedLog is the real store, reporting the error with which a log stops after a failed write or sync (the
-// store's own test, TestLogStats in registry/badger, makes a real write fail).
-type stoppedLog struct{ *tgbadger.Store }
-
-func (l stoppedLog) LogStats() tlog.Stats {
-	st := l.Store.LogStats()
-	st.Err = errors.New("receipt log stopped: log segment sync: input/output error")
-	return st
-}
-
-// TestReadyz_LogStopped checks that a server whose log has stopped says it is not ready, so that a load
-// balancer sends calls, which would all fail, elsewhere; and that /metrics shows it.
-func TestReadyz_LogStopped(t *testing.T) {
-	h := start(t)
-	ctx := context.Background()
-	rt, err := runtime.New(ctx, runtime.Config{CacheDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Store: h.store, Keys: h.store, Receipts: h.store, Runtime: rt,
-		Log: stoppedLog{h.store}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		rt.Close(ctx)
-	})
-	get := func(url string) (int, string) {
-		t.Helper()
-		resp, err := http.Get(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	stopped := "http://" + ln.Addr().String()
-	if status, body := get(stopped + "/readyz"); status != 503 || !strings.Contains(body, `"unavailable"`) {
-		t.Errorf("/readyz with the log stopped: %d %s, want 503 unavailable", status, body)
-	}
-	if _, body := get(stopped + "/metrics"); metricValue(t, body, "toolgate_log_failed") != 1 {
-		t.Error("toolgate_log_failed is not 1 with the log stopped")
-	}
-	if status, _ := get(h.url + "/readyz"); status != 200 {
-		t.Errorf("/readyz of the server whose log runs: %d, want 200", status)
 	}
 }
