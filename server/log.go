@@ -96,13 +96,15 @@ func pinEvent(ev registry.Event) *receipts.Event {
 		Reason: ev.Reason, Attrs: attrs}
 }
 
-// logged makes a registry or governance change and records it in the log, durably, before the change is
-// acknowledged, without a window in which one is stored and not the other: change makes the change with the
-// context it is given, whose event plan (registry.WithEventPlan) has the store write the change's events, made
-// by events from what the store reports, into its outbox ob in the change's own transaction. change reports
-// whether it wrote anything; if it did, the events are appended to the log and cleared from the outbox. If the
-// process dies first, the server appends them when it starts (drainOutbox). With receipts off, logged only
-// makes the change.
+// logged makes a registry or governance change and records it in the log before the change is acknowledged,
+// with no window in which one is stored and not the other.
+//
+// change makes the change with the context it is given. That context carries an event plan
+// (registry.WithEventPlan): the store calls it in the change's transaction, and it makes the change's events with
+// events, from what the store reports, for the store to write into its outbox ob. change reports whether it wrote
+// anything; if it did, logged appends the events to the log and clears them from the outbox. If the process dies
+// first, the server appends them when it next starts (drainOutbox). With receipts off, logged only makes the
+// change.
 func (s *Server) logged(c *fiber.Ctx, ob registry.Outbox, events func(registry.Change) []*receipts.Event,
 	change func(ctx context.Context) (wrote bool, err error)) error {
 	ctx := c.UserContext()
@@ -132,8 +134,8 @@ func (s *Server) logged(c *fiber.Ctx, ob registry.Outbox, events func(registry.C
 	return nil
 }
 
-// eventPlan returns the plan that gives the events made by events ids and encodes them for an outbox, and where
-// it leaves the events of its last call (a transaction retried calls it again).
+// eventPlan returns an EventPlan that makes a change's events with events, gives them ids and encodes them for
+// the outbox, and where it leaves the events of its latest call (a transaction retried calls it again).
 func eventPlan(events func(registry.Change) []*receipts.Event) (registry.EventPlan, *[]*receipts.Event) {
 	var last []*receipts.Event
 	return func(ch registry.Change) ([]registry.OutboxEntry, error) {
