@@ -21,8 +21,8 @@ type Change struct {
 	// History is the history events the change makes: the pin or rollback, or a Publish's automatic first pin;
 	// none for other changes.
 	History []Event
-	// Created is true when the change adds something new rather than replacing it (a secret set for the first
-	// time; always true for a module or a version, which are never replaced).
+	// Created is true when the change adds something new: a module, a version or a key, or a secret set for the
+	// first time. It is false when the change replaces, updates or deletes.
 	Created bool
 }
 
