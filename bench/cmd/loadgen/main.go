@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -260,19 +261,9 @@ func runLoads(ctx context.Context, opts []bench.LoadOptions, slice time.Duration
 			cpu[i] = -1
 		}
 	}
-	if slice > 0 {
-		results, err := bench.LoadInterleaved(ctx, opts, slice, observe)
-		return results, cpu, err
+	if slice <= 0 {
+		slice = math.MaxInt64 // one turn each, as long as the load: one load after another
 	}
-	results := make([]bench.LoadResult, len(opts))
-	for i, o := range opts {
-		observe(i, true)
-		r, err := bench.Load(ctx, o)
-		observe(i, false)
-		if err != nil {
-			return nil, nil, err
-		}
-		results[i] = r
-	}
-	return results, cpu, nil
+	results, err := bench.LoadInterleaved(ctx, opts, slice, observe)
+	return results, cpu, err
 }
