@@ -20,8 +20,9 @@ import (
 
 var errBadFloat = errors.New("json: unsupported value: NaN or infinite number")
 
-// canonical encodes r, whose StartedAt is already UTC.
-func (r *Receipt) canonical() ([]byte, error) {
+// canonical encodes r with started, r.StartedAt in UTC, as its start: Canonical neither changes r nor copies it.
+// A nil HTTP or Secrets is written as [] or {}, as their empty values would be.
+func (r *Receipt) canonical(started time.Time) ([]byte, error) {
 	b := make([]byte, 0, 1024+len(r.Error)+160*len(r.HTTP)+64*len(r.Secrets)) // a receipt is 600-900 bytes
 	b = append(b, `{"cost":`...)
 	var err error
@@ -81,10 +82,10 @@ func (r *Receipt) canonical() ([]byte, error) {
 	b = append(b, `,"secrets":{`...)
 	b = appendStringMap(b, r.Secrets)
 	b = append(b, `},"started_at":`...)
-	if y := r.StartedAt.Year(); y < 0 || y > 9999 { // what time.Time.MarshalJSON refuses
+	if y := started.Year(); y < 0 || y > 9999 { // what time.Time.MarshalJSON refuses
 		return nil, fmt.Errorf("started_at: year %d outside of [0,9999]", y)
 	}
-	b = append(r.StartedAt.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+	b = append(started.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
 	b = appendField(b, "status", r.Status)
 	b = appendField(b, "tool", r.Tool)
 	b = appendField(b, "version", r.Version)

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/toolgate/toolgate/internal/canonjson"
@@ -56,14 +55,7 @@ func NewEventID(t time.Time) string {
 }
 
 // ValidEventID reports whether id has the form NewEventID produces.
-func ValidEventID(id string) bool {
-	h, ok := strings.CutPrefix(id, "evt_")
-	if !ok || len(h) != 24 {
-		return false
-	}
-	_, err := hex.DecodeString(h)
-	return err == nil && strings.ToLower(h) == h
-}
+func ValidEventID(id string) bool { return validID(id, "evt_") }
 
 // Validate checks what a store relies on: a well-formed id and kind, an actor and a time.
 func (e *Event) Validate() error {

@@ -108,27 +108,27 @@ func NewID(t time.Time) string {
 }
 
 // ValidID reports whether id has the form NewID produces.
-func ValidID(id string) bool {
-	h, ok := strings.CutPrefix(id, "rcpt_")
+func ValidID(id string) bool { return validID(id, "rcpt_") }
+
+// validID reports whether id is prefix and then 24 lowercase hex digits. It runs on every receipt, several times,
+// so it checks the digits in a loop rather than decoding them into memory it would throw away.
+func validID(id, prefix string) bool {
+	h, ok := strings.CutPrefix(id, prefix)
 	if !ok || len(h) != 24 {
 		return false
 	}
-	_, err := hex.DecodeString(h)
-	return err == nil && strings.ToLower(h) == h
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Canonical returns the receipt's canonical JSON: object keys sorted, no insignificant whitespace, nil slices and
 // maps written as [] and {}, times in RFC 3339 with nanoseconds in UTC.
 func (r *Receipt) Canonical() ([]byte, error) {
-	c := *r
-	c.StartedAt = c.StartedAt.UTC()
-	if c.HTTP == nil {
-		c.HTTP = []HTTPLine{}
-	}
-	if c.Secrets == nil {
-		c.Secrets = map[string]string{}
-	}
-	b, err := c.canonical() // the bytes canonjson.Marshal would make, in one pass (canonical.go)
+	b, err := r.canonical(r.StartedAt.UTC()) // the bytes canonjson.Marshal would make, in one pass (canonical.go)
 	if err != nil {
 		return nil, fmt.Errorf("receipt[%s]: %w", r.ID, err)
 	}

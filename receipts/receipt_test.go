@@ -99,7 +99,11 @@ func TestIDs(t *testing.T) {
 	if a == NewID(t0) {
 		t.Error("two ids for the same instant are equal")
 	}
-	for _, bad := range []string{"", "rcpt_", "rcpt_XYZ", "rcpt_" + strings.Repeat("A", 24), a + "0", "x" + a[1:]} {
+	bad := []string{"", "rcpt_", "rcpt_XYZ", "rcpt_" + strings.Repeat("A", 24), a + "0", "x" + a[1:], "evt_" + a[5:]}
+	for _, c := range "/:`gG" { // the bytes either side of the digits' ranges
+		bad = append(bad, a[:len(a)-1]+string(c), a[:5]+string(c)+a[6:])
+	}
+	for _, bad := range bad {
 		if ValidID(bad) {
 			t.Errorf("ValidID(%q) = true", bad)
 		}

@@ -45,6 +45,33 @@ func TestExpect(t *testing.T) {
 	}
 }
 
+// TestExpectContext checks that the context a promise returns is still the caller's: its values, its deadline
+// and its cancellation pass through, wrapped in other contexts too, as the server wraps it.
+func TestExpectContext(t *testing.T) {
+	type key struct{}
+	s := open(t)
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	pctx, withdraw := s.Expect(parent)
+	defer withdraw()
+	if v := pctx.Value(key{}); v != "v" {
+		t.Errorf("Value through the promise: %v, want v", v)
+	}
+	inner, stop := context.WithTimeout(pctx, time.Hour)
+	defer stop()
+	if e, ok := inner.Value(expectKey{}).(*expectation); !ok || e.s != s {
+		t.Error("the promise is not found through a context derived from it")
+	}
+	cancel()
+	select {
+	case <-inner.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("cancelling the caller's context did not reach a context derived from the promise")
+	}
+	if pctx.Err() != context.Canceled {
+		t.Errorf("Err after cancel: %v, want context.Canceled", pctx.Err())
+	}
+}
+
 // TestExpectNeverKept checks that a promise never kept — a call that hangs — holds a commit back by at most the
 // linger bound: Appends go on being committed.
 func TestExpectNeverKept(t *testing.T) {

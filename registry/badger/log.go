@@ -98,8 +98,11 @@ type logState struct {
 	// Those are exactly the hashes that adding the next leaf reads (its left siblings), so the committer hashes
 	// without reading anything. Committer only.
 	frontier [64]tlog.Hash
-	// batchIDs is the committer's set of the ids in the batch it checks, kept from batch to batch.
+	// batchIDs is the committer's set of the ids in the batch it checks, accepted the requests of the batch it
+	// commits, and hashBuf the hashes they add: its memory, kept from batch to batch.
 	batchIDs map[string]struct{}
+	accepted []*appendReq
+	hashBuf  []tlog.Hash
 
 	mu      sync.RWMutex
 	pending pendingLog // guarded by mu
@@ -326,7 +329,8 @@ type logNext struct {
 // that level (TestNumberMatchesTlog).
 func (l *logState) number(entries []*appendReq) ([]tlog.Hash, logNext) {
 	next := logNext{size: l.size.Load(), frontier: l.frontier}
-	hashes := make([]tlog.Hash, 0, 2*len(entries)+8)
+	hashes := l.hashBuf[:0] // publish copies them
+	defer func() { l.hashBuf = hashes[:0] }()
 	for _, r := range entries {
 		h := r.leaf
 		hashes = append(hashes, h)

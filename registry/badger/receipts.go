@@ -110,18 +110,27 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 // expectKey is the context key of an expectation.
 type expectKey struct{}
 
-// expectation is one promised Append (Expect).
+// expectation is one promised Append (Expect), and the context that carries it: one allocation, not two.
 type expectation struct {
+	context.Context
 	s    *Store
 	kept atomic.Bool
+}
+
+// Value returns e for expectKey, and otherwise what the parent context holds.
+func (e *expectation) Value(key any) any {
+	if key == (expectKey{}) {
+		return e
+	}
+	return e.Context.Value(key)
 }
 
 // Expect promises one Append (receipts.Expecter): until it is kept or withdrawn, the committer knows a receipt
 // is on its way and lingers for it, within lingerInterval. The server promises one when a call starts.
 func (s *Store) Expect(ctx context.Context) (context.Context, func()) {
-	e := &expectation{s: s}
+	e := &expectation{Context: ctx, s: s}
 	s.log.expected.Add(1)
-	return context.WithValue(ctx, expectKey{}, e), e.keep
+	return e, e.keep
 }
 
 // keep ends the promise, once: the Append is queued, or will not come. The last one outstanding wakes a
@@ -258,8 +267,10 @@ func (s *Store) commitBatch(batch []*appendReq) {
 	// entries, so what it sees is current.
 	// The pending check and the watermark are read under one lock, so an entry the applier moves in between
 	// is seen in one or the other.
-	accepted := batch[:0:0]
-	var check []*appendReq // ids the database may hold
+	accepted := l.accepted[:0]
+	defer func() { l.accepted = accepted[:0] }() // kept for the next batch, with its capacity
+	// check holds the ids the database may hold.
+	var check []*appendReq
 	seen := l.batchIDs
 	clear(seen)
 	l.mu.RLock()
