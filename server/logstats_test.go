@@ -82,4 +82,11 @@ func TestLog_Metrics(t *testing.T) {
 	if n := metricValue(t, body, "toolgate_log_failed"); n != 0 {
 		t.Errorf("toolgate_log_failed %v, want 0", n)
 	}
+	want := 0.0
+	if h.store.LogStats().SyncPriority {
+		want = 1
+	}
+	if n := metricValue(t, body, "toolgate_log_sync_priority_raised"); n != want {
+		t.Errorf("toolgate_log_sync_priority_raised %v, want %v, what the store reports", n, want)
+	}
 }

@@ -55,7 +55,7 @@ func (m *metrics) handler() fiber.Handler {
 type logCollector struct {
 	log                                    tlog.StatsReporter
 	leaves, commits, committed, commitTime *prometheus.Desc
-	unindexed, failed                      *prometheus.Desc
+	unindexed, failed, syncPriority        *prometheus.Desc
 }
 
 func newLogCollector(log tlog.StatsReporter) *logCollector {
@@ -70,11 +70,14 @@ func newLogCollector(log tlog.StatsReporter) *logCollector {
 			"Durable leaves not yet in the log's index; they are served from memory meanwhile."),
 		failed: d("toolgate_log_failed",
 			"1 once the receipt log has stopped after a write or sync error: invokes fail until a restart."),
+		syncPriority: d("toolgate_log_sync_priority_raised",
+			"1 if the receipt log syncs on a thread at raised priority (Linux, with CAP_SYS_NICE or RLIMIT_NICE)."),
 	}
 }
 
 func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.leaves, c.commits, c.committed, c.commitTime, c.unindexed, c.failed} {
+	for _, d := range []*prometheus.Desc{c.leaves, c.commits, c.committed, c.commitTime, c.unindexed, c.failed,
+		c.syncPriority} {
 		ch <- d
 	}
 }
@@ -85,11 +88,8 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(st.Commits))
 	ch <- prometheus.MustNewConstMetric(c.committed, prometheus.CounterValue, float64(st.Leaves))
 	ch <- prometheus.MustNewConstMetric(c.unindexed, prometheus.GaugeValue, float64(st.Unindexed))
-	failed := 0.0
-	if st.Err != nil {
-		failed = 1
-	}
-	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, failed)
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.GaugeValue, b2f(st.Err != nil))
+	ch <- prometheus.MustNewConstMetric(c.syncPriority, prometheus.GaugeValue, b2f(st.SyncPriority))
 	buckets := make(map[float64]uint64, len(tlog.CommitBounds))
 	var n uint64 // cumulative; the last count, over every bound, is only in the total
 	for i, k := range st.CommitCounts {
@@ -99,4 +99,12 @@ func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstHistogram(c.commitTime, n, st.CommitSeconds, buckets)
+}
+
+// b2f is 1 for true and 0 for false: a gauge's value for a yes-or-no.
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -166,6 +166,9 @@ type Stats struct {
 	CommitSeconds float64
 	// Unindexed is the durable leaves that are not yet in the store's index (served from memory meanwhile).
 	Unindexed int64
+	// SyncPriority is whether the store syncs on a thread the kernel runs at raised priority, where it has one:
+	// without it, under load, a sync can wait for a CPU while the callers wait for the sync.
+	SyncPriority bool
 	// Err is non-nil once the log refuses appends: a write or sync failed, and what the disk holds is unknown
 	// until a restart reads it back.
 	Err error

@@ -145,7 +145,7 @@ func (e *expectation) keep() {
 }
 
 // LogStats reports the log's size, its group commits since Open and how long they took, how far the index lags,
-// and whether the log has stopped (tlog.StatsReporter).
+// whether the sync thread runs at raised priority, and whether the log has stopped (tlog.StatsReporter).
 func (s *Store) LogStats() tlog.Stats {
 	l := &s.log
 	base := l.appliedBase() // before size: the index never passes the durable size
@@ -156,6 +156,7 @@ func (s *Store) LogStats() tlog.Stats {
 		st.CommitCounts[i] = l.commitHist[i].Load()
 	}
 	st.Unindexed = st.Size - base
+	st.SyncPriority = l.seg.sync.priorityRaised()
 	return st
 }
 

@@ -26,6 +26,13 @@ import (
 // on a futex for a request, fdatasyncs, and signals an eventfd. The committer waits for the eventfd
 // through the network poller, like a goroutine waiting for a socket, so its P runs other goroutines meanwhile.
 // When no goroutine waits for a P, the committer syncs itself instead (do).
+//
+// The thread asks the kernel for the highest time-shared priority, nice -20 (syncNice). A sync wakes it three
+// times — for the request, when the data is written, when the disk's cache is flushed — and each time it needs a
+// CPU at once: with both CPUs running the scheduler's Ps at ordinary priority, the kernel let it wait for up to 3
+// ms (perf sched), the sync seemed to take that long, every caller ended up waiting on it, and the other CPU sat
+// idle (RATIONALE.md, "Why does the log sync on a thread of its own?"). A raised nice value needs CAP_SYS_NICE or
+// an RLIMIT_NICE that allows it; without them the thread runs at the process's priority, and LogStats says so.
 type dataSyncer struct {
 	req   uint32  // sequence number of the latest request; the committer bumps it
 	fd    uintptr // the file of the latest request
@@ -39,7 +46,14 @@ type dataSyncer struct {
 	// othersBusy says whether two goroutines or more wait for a P, so that a P held through a sync would be
 	// missed; a single one the other P soon takes (schedProbe; tests replace it).
 	othersBusy func() bool
+
+	tid    int  // the thread's id
+	raised bool // whether it runs at syncNice
 }
+
+// syncNice is the nice value the sync thread asks for: the highest priority short of real time, which would let it
+// preempt the Ps on every wake-up (measured: less idle, but more CPU per call than it saved).
+const syncNice = -20
 
 func newDataSyncer() (*dataSyncer, error) {
 	efd, _, e := syscall.RawSyscall(syscall.SYS_EVENTFD2, 0, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
@@ -48,14 +62,24 @@ func newDataSyncer() (*dataSyncer, error) {
 	}
 	y := &dataSyncer{efd: int(efd), done: os.NewFile(efd, "log-sync-done"), exited: make(chan struct{}),
 		othersBusy: newSchedProbe(2).busy}
+	started := make(chan struct{})
 	go func() {
-		// Locked and never unlocked: when the loop returns, the goroutine exits and the thread with it.
+		// Locked and never unlocked: when the loop returns, the goroutine exits and the thread with it, and so does
+		// the priority given to it.
 		goruntime.LockOSThread()
+		y.tid = syscall.Gettid()
+		// On Linux a nice value belongs to a thread; PRIO_PROCESS with a thread id sets that thread's alone.
+		y.raised = syscall.Setpriority(syscall.PRIO_PROCESS, y.tid, syncNice) == nil
+		close(started)
 		syncLoop(y)
 		close(y.exited)
 	}()
+	<-started
 	return y, nil
 }
+
+// priorityRaised reports whether the sync thread runs at syncNice.
+func (y *dataSyncer) priorityRaised() bool { return y.raised }
 
 // sync fdatasyncs f and returns when it is done. Committer only. When goroutines wait for a P, the thread does
 // it; when none or one do, the committer does it itself: holding its P through the sync then costs nothing, and it saves

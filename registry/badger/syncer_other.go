@@ -14,5 +14,8 @@ func (*dataSyncer) sync(f *os.File) error { return fdatasync(f) }
 
 func (*dataSyncer) close() {}
 
+// priorityRaised is false: there is no thread to raise.
+func (*dataSyncer) priorityRaised() bool { return false }
+
 // forceHandover does nothing here: there is no thread; for tests.
 func forceHandover(*dataSyncer, bool) {}
