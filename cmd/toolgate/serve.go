@@ -140,7 +140,10 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "data", data, "engine", engine)
+	// Whether the log's sync thread got its raised priority: without CAP_SYS_NICE or RLIMIT_NICE it has not, and
+	// under load a sync can then wait for a CPU (docs/LOG.md, "How the server keeps the log").
+	log.Info("serving", "addr", ln.Addr().String(), "data", data, "engine", engine,
+		"log_sync_priority_raised", store.LogStats().SyncPriority)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
