@@ -26,6 +26,10 @@ const (
 	EventKeyUpdated       = "key_updated"       // subject key:<id>; attrs what changed (disabled, expiry, …)
 	EventSecretSet        = "secret_set"        // subject secret:<name>; never the value
 	EventSecretDeleted    = "secret_deleted"    // subject secret:<name>
+	// EventMasterKeyRotated: every secret is now sealed under the key of the subject, master_key:<key id>; attrs
+	// resealed (how many secrets were), from (the key file's previous key id, when the CLI rotated it). The actor
+	// is the local user, local:<name>: rotation works on the data directory, with no API key involved.
+	EventMasterKeyRotated = "master_key_rotated"
 )
 
 // Event is a registry or governance change recorded in the log: who did what to which subject, when, and why.

@@ -8,14 +8,18 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/toolgate/toolgate/host"
 	"github.com/toolgate/toolgate/internal/seal"
+	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/registry"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
 )
@@ -29,11 +33,40 @@ func addDoorFlags(f *pflag.FlagSet) {
 		"variable TOOLGATE_PREVIOUS_MASTER_KEY to the flag")
 }
 
+// eventAppender appends an event to the receipt log and returns once it is durable.
+type eventAppender interface {
+	AppendEvent(ctx context.Context, ev *receipts.Event) (int64, error)
+}
+
+// localActor names the user this process runs as, as an event's actor: local:<user name>, or local:uid:<uid>.
+func localActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "local:" + u.Username
+	}
+	return "local:uid:" + strconv.Itoa(os.Getuid())
+}
+
+// logRotation appends the master_key_rotated event of a rotation that left every secret under key, resealing n.
+func logRotation(ctx context.Context, events eventAppender, key, from string, n int, reason string) (string, error) {
+	attrs := map[string]string{"resealed": strconv.Itoa(n)}
+	if from != "" && from != key { // the same when this run finished an interrupted rotation
+		attrs["from"] = from
+	}
+	now := time.Now().UTC()
+	ev := &receipts.Event{ID: receipts.NewEventID(now), Kind: receipts.EventMasterKeyRotated,
+		Subject: "master_key:" + key, Actor: localActor(), At: now, Reason: reason, Attrs: attrs}
+	if _, err := events.AppendEvent(ctx, ev); err != nil {
+		return "", fmt.Errorf("log the master key rotation: %w", err)
+	}
+	return ev.ID, nil
+}
+
 // openDoors loads the master key (TOOLGATE_MASTER_KEY, else <data>/master.key, created at first start with mode
-// 0600), reseals every secret not under it (finishing a rotation), and builds the network door with the
-// private-egress allowance. A secret sealed under a key the server does not have stops the start.
+// 0600), reseals every secret not under it (finishing a rotation, which it logs as an event), and builds the
+// network door with the private-egress allowance. A secret sealed under a key the server does not have stops the
+// start.
 func openDoors(ctx context.Context, f *pflag.FlagSet, data string, store registry.SecretStore,
-	log *slog.Logger) (*host.Door, *seal.Master, error) {
+	events eventAppender, log *slog.Logger) (*host.Door, *seal.Master, error) {
 	allowFlag, _ := f.GetString("allow-private-egress")
 	allow, err := host.ParseAllowPrivateEgress(allowFlag)
 	if err != nil {
@@ -55,13 +88,22 @@ func openDoors(ctx context.Context, f *pflag.FlagSet, data string, store registr
 	if err != nil {
 		return nil, nil, fmt.Errorf("secrets: %w", err)
 	}
+	key := master.Keyring().Current().ID()
 	if master.Pending() {
 		if err := master.Finish(); err != nil {
 			return nil, nil, err
 		}
-		log.Info("finished an interrupted master key rotation", "resealed", n)
+		id, err := logRotation(ctx, events, key, "", n, "an interrupted rotation of the key file, finished at start")
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("finished an interrupted master key rotation", "resealed", n, "key_id", key, "event", id)
 	} else if n > 0 {
-		log.Info("resealed secrets under the current master key", "resealed", n)
+		id, err := logRotation(ctx, events, key, "", n, "secrets resealed at start under the current key")
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("resealed secrets under the current master key", "resealed", n, "key_id", key, "event", id)
 	}
 	door, err := host.NewDoor(host.DoorConfig{AllowPrivateEgress: allow})
 	if err != nil {
@@ -169,8 +211,10 @@ func newSecretsRotate() *cobra.Command {
 		Long: "Replaces <data>/master.key with a fresh random key and reseals every secret under it. It works on " +
 			"the data directory, so the server must be stopped. The new key is written before any secret is " +
 			"resealed and replaces the old one only after the last, so an interruption is finished by the next " +
-			"start of the server or of this command. A key from " + seal.EnvMasterKey + " is rotated by setting " +
-			"the new key there and the old one in TOOLGATE_PREVIOUS_MASTER_KEY, then starting the server.",
+			"start of the server or of this command. The rotation is logged in the receipt log as a " +
+			"master_key_rotated event, with the local user as its actor and --reason as its reason. A key from " +
+			seal.EnvMasterKey + " is rotated by setting the new key there and the old one in " +
+			"TOOLGATE_PREVIOUS_MASTER_KEY, then starting the server, which logs the event.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			data, _ := cmd.Flags().GetString("data")
@@ -193,17 +237,25 @@ func newSecretsRotate() *cobra.Command {
 				return fmt.Errorf("open store: %w", err)
 			}
 			defer store.Close()
+			from := master.Keyring().Current().ID()
 			n, err := master.Rotate(cmd.Context(), func(ctx context.Context, r *seal.Keyring) (int, error) {
 				return store.ResealSecrets(ctx, r.Reseal)
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "rotated the master key: %d secrets resealed, key id %s\n", n,
-				master.Keyring().Current().ID())
+			key := master.Keyring().Current().ID()
+			reason, _ := cmd.Flags().GetString("reason")
+			id, err := logRotation(cmd.Context(), store, key, from, n, reason)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "rotated the master key: %d secrets resealed, key id %s, logged as %s\n",
+				n, key, id)
 			return nil
 		},
 	}
 	cmd.Flags().String("data", defaultDataDir, "data directory of the (stopped) server")
+	cmd.Flags().String("reason", "", "why, recorded in the rotation's event in the receipt log")
 	return cmd
 }

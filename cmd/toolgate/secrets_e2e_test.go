@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/toolgate/toolgate/internal/seal"
+	"github.com/toolgate/toolgate/receipts"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
 )
 
@@ -110,6 +111,49 @@ func openSecret(t *testing.T, data, envKey, name string) (string, error) {
 	return string(v), err
 }
 
+// rotationEvents returns the master_key_rotated events in the receipt log of the (stopped) server's data.
+func rotationEvents(t *testing.T, data string) []*receipts.Event {
+	t.Helper()
+	st, err := tgbadger.Open(filepath.Join(data, "db"), tgbadger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	entries, err := st.Entries(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*receipts.Event
+	for _, e := range entries {
+		if !receipts.ValidEventID(e.ID) {
+			continue
+		}
+		ev, err := receipts.DecodeEvent(e.Data)
+		if err != nil {
+			t.Fatalf("log entry %d: %v", e.Index, err)
+		}
+		if ev.Kind == receipts.EventMasterKeyRotated {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// checkRotation checks the one rotation event the log should hold: its subject, reseal count, actor and reason.
+func checkRotation(t *testing.T, evs []*receipts.Event, key, resealed, reason string) *receipts.Event {
+	t.Helper()
+	if len(evs) != 1 {
+		t.Fatalf("%d master_key_rotated events in the log, want 1", len(evs))
+	}
+	ev := evs[0]
+	if ev.Subject != "master_key:"+key || ev.Attrs["resealed"] != resealed || !strings.HasPrefix(ev.Actor, "local:") ||
+		ev.Reason != reason {
+		t.Errorf("rotation event: subject %q, attrs %v, actor %q, reason %q; want master_key:%s, resealed %s, a local actor, %q",
+			ev.Subject, ev.Attrs, ev.Actor, ev.Reason, key, resealed, reason)
+	}
+	return ev
+}
+
 func TestSecretsCLI(t *testing.T) {
 	bin := binary(t)
 	data := t.TempDir()
@@ -153,7 +197,12 @@ func TestSecretsCLI(t *testing.T) {
 
 	// Rotation of the key file, server stopped: a new key, the secret still opens (with the stdin newline gone).
 	oldKey, _ := os.ReadFile(filepath.Join(data, seal.KeyFile))
-	out, errOut, err := cli(t, bin, srv.url, data, nil, "secrets", "rotate-master-key", "--data", data)
+	oldMaster, _, err := seal.LoadMaster(data, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := cli(t, bin, srv.url, data, nil, "secrets", "rotate-master-key", "--data", data,
+		"--reason", "yearly rotation")
 	if err != nil || !strings.Contains(out, "1 secrets resealed") {
 		t.Fatalf("rotate: %v %q %q", err, out, errOut)
 	}
@@ -164,8 +213,22 @@ func TestSecretsCLI(t *testing.T) {
 	if v, err := openSecret(t, data, "", "PAYMENTS_KEY"); err != nil || v != cliSecret {
 		t.Errorf("after rotation: got %q, %v", v, err)
 	}
-	if srv, out := serveEnv(t, bin, data); srv == nil {
+	newMaster, _, err := seal.LoadMaster(data, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := checkRotation(t, rotationEvents(t, data), newMaster.Keyring().Current().ID(), "1", "yearly rotation")
+	if from := oldMaster.Keyring().Current().ID(); ev.Attrs["from"] != from || !strings.Contains(out, ev.ID) {
+		t.Errorf("rotation event %s from %q, want from %q, named in the output %q", ev.ID, ev.Attrs["from"], from, out)
+	}
+	srv, out = serveEnv(t, bin, data)
+	if srv == nil {
 		t.Fatalf("restart after rotation:\n%s", out)
+	}
+	srv.stop()
+	// A start with nothing to reseal logs no rotation.
+	if n := len(rotationEvents(t, data)); n != 1 {
+		t.Errorf("%d rotation events after a plain restart, want still 1", n)
 	}
 }
 
@@ -201,6 +264,11 @@ func TestSecretsCLI_EnvKeyRotation(t *testing.T) {
 	if v, err := openSecret(t, data, k2, "PAYMENTS_KEY"); err != nil || v != cliSecret {
 		t.Errorf("under the new key alone: got %q, %v", v, err)
 	}
+	key2, err := seal.ParseKey(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRotation(t, rotationEvents(t, data), key2.ID(), "1", "secrets resealed at start under the current key")
 	if _, errOut, err := cli(t, bin, "", data, nil, "secrets", "rotate-master-key", "--data", data); err == nil {
 		t.Errorf("rotate without a key file: got success %q", errOut)
 	}
