@@ -9,10 +9,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/toolgate/toolgate/bench"
 	"github.com/toolgate/toolgate/plugins"
 	"github.com/toolgate/toolgate/plugins/pluginstest"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
@@ -21,13 +21,10 @@ import (
 	"github.com/toolgate/toolgate/server"
 )
 
-// cpuTime is the process's user and system CPU time so far.
+// cpuTime is the process's user and system CPU time so far (bench.ProcessCPU; 0 where the platform does not say).
 func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	d, _ := bench.ProcessCPU()
+	return d
 }
 
 // benchServer starts a server over a Badger store in a temporary directory, with wasm published as tool echo,

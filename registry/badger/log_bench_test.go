@@ -3,22 +3,12 @@ package badger
 import (
 	"context"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/toolgate/toolgate/receipts"
 	"github.com/toolgate/toolgate/receipts/receiptstest"
 )
-
-// cpuTime is the process's user and system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkLogAppend appends receipts from 64 goroutines, each Append returning once its receipt is synced and
 // in the log, and reports appends/s and the CPU each append costs, background work (the applier, Badger's
