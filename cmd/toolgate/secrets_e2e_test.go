@@ -230,6 +230,28 @@ func TestSecretsCLI(t *testing.T) {
 	if n := len(rotationEvents(t, data)); n != 1 {
 		t.Errorf("%d rotation events after a plain restart, want still 1", n)
 	}
+
+	// A rotation interrupted after its new key was written: the next start finishes it, and logs it.
+	next, enc := seal.GenerateKey()
+	if err := os.WriteFile(filepath.Join(data, seal.NextKeyFile), []byte(enc+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, out = serveEnv(t, bin, data)
+	if srv == nil {
+		t.Fatalf("start with an interrupted rotation:\n%s", out)
+	}
+	srv.stop()
+	evs := rotationEvents(t, data)
+	if len(evs) != 2 {
+		t.Fatalf("%d rotation events after finishing an interrupted one, want 2", len(evs))
+	}
+	checkRotation(t, evs[1:], next.ID(), "1", "an interrupted rotation of the key file, finished at start")
+	if v, err := openSecret(t, data, "", "PAYMENTS_KEY"); err != nil || v != cliSecret {
+		t.Errorf("after the finished rotation: got %q, %v", v, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, seal.NextKeyFile)); !os.IsNotExist(err) {
+		t.Errorf("the next key file is still there after the start finished the rotation: %v", err)
+	}
 }
 
 func TestSecretsCLI_EnvKeyRotation(t *testing.T) {

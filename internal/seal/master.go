@@ -17,9 +17,10 @@ const (
 	EnvMasterKey = "TOOLGATE_MASTER_KEY"
 	// KeyFile is the master key's file in the data directory, created at first start with mode 0600.
 	KeyFile = "master.key"
-	// nextKeyFile holds the new key during a rotation of the key file: written before any value is resealed,
-	// renamed over KeyFile once every value is, so a crash in between is finished at the next start.
-	nextKeyFile = "master.key.next"
+	// NextKeyFile holds the new key during a rotation of the key file: written before any value is resealed,
+	// renamed over KeyFile once every value is, so a crash in between is finished at the next start. Its format
+	// is KeyFile's.
+	NextKeyFile = "master.key.next"
 )
 
 // ErrKeyFromEnv: the master key comes from the environment, so the server cannot rotate it by itself.
@@ -33,7 +34,7 @@ type Master struct {
 	ring *Keyring
 
 	dir      string // the data directory when the key is in a file; "" when it comes from the environment
-	pending  bool   // a rotation of the key file is under way: the new key is in nextKeyFile
+	pending  bool   // a rotation of the key file is under way: the new key is in NextKeyFile
 	rotating sync.Mutex
 }
 
@@ -71,7 +72,7 @@ func LoadMaster(dataDir, envKey, previous string) (m *Master, created bool, err 
 	if err != nil {
 		return nil, false, err
 	}
-	next, err := readKeyFile(filepath.Join(dataDir, nextKeyFile))
+	next, err := readKeyFile(filepath.Join(dataDir, NextKeyFile))
 	switch {
 	case err == nil:
 		m.ring = NewKeyring(next, append([]*Key{cur}, prev...)...)
@@ -178,7 +179,7 @@ func (m *Master) finish() error {
 	if !m.pending {
 		return nil
 	}
-	if err := os.Rename(filepath.Join(m.dir, nextKeyFile), filepath.Join(m.dir, KeyFile)); err != nil {
+	if err := os.Rename(filepath.Join(m.dir, NextKeyFile), filepath.Join(m.dir, KeyFile)); err != nil {
 		return fmt.Errorf("master key rotation: %w", err)
 	}
 	if err := syncDir(m.dir); err != nil {
@@ -204,7 +205,7 @@ func (m *Master) Rotate(ctx context.Context, reseal func(ctx context.Context, r 
 	m.mu.Lock()
 	if !m.pending {
 		k, enc := GenerateKey()
-		if err := writeKeyFile(m.dir, nextKeyFile, enc, false); err != nil {
+		if err := writeKeyFile(m.dir, NextKeyFile, enc, false); err != nil {
 			m.mu.Unlock()
 			return 0, err
 		}

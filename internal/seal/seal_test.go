@@ -177,7 +177,7 @@ func TestMaster_Rotate(t *testing.T) {
 	if bytes.Equal(oldKey, newKey) {
 		t.Fatal("key file unchanged after rotation")
 	}
-	if _, err := os.Stat(filepath.Join(dir, nextKeyFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(dir, NextKeyFile)); !os.IsNotExist(err) {
 		t.Errorf("next key file left behind: %v", err)
 	}
 	m3, _, err := LoadMaster(dir, "", "")
