@@ -20,6 +20,7 @@ import (
 	"github.com/toolgate/toolgate/host"
 	"github.com/toolgate/toolgate/internal/seal"
 	"github.com/toolgate/toolgate/receipts"
+	"github.com/toolgate/toolgate/receipts/tlog"
 	"github.com/toolgate/toolgate/registry"
 	tgbadger "github.com/toolgate/toolgate/registry/badger"
 )
@@ -33,9 +34,10 @@ func addDoorFlags(f *pflag.FlagSet) {
 		"variable TOOLGATE_PREVIOUS_MASTER_KEY to the flag")
 }
 
-// eventAppender appends an event to the receipt log and returns once it is durable.
-type eventAppender interface {
-	AppendEvent(ctx context.Context, ev *receipts.Event) (int64, error)
+// secretLog is what openDoors needs of the store: the secrets, and the log that records their rotation.
+type secretLog interface {
+	registry.SecretStore
+	tlog.Store
 }
 
 // localActor names the user this process runs as, as an event's actor: local:<user name>, or local:uid:<uid>.
@@ -47,7 +49,7 @@ func localActor() string {
 }
 
 // logRotation appends the master_key_rotated event of a rotation that left every secret under key, resealing n.
-func logRotation(ctx context.Context, events eventAppender, key, from string, n int, reason string) (string, error) {
+func logRotation(ctx context.Context, events tlog.Store, key, from string, n int, reason string) (string, error) {
 	attrs := map[string]string{"resealed": strconv.Itoa(n)}
 	if from != "" && from != key { // the same when this run finished an interrupted rotation
 		attrs["from"] = from
@@ -61,12 +63,24 @@ func logRotation(ctx context.Context, events eventAppender, key, from string, n 
 	return ev.ID, nil
 }
 
+// rotatedAtStart is the reason to log for a rotation this start completed, having resealed n secrets: "" if
+// there was none.
+func rotatedAtStart(master *seal.Master, n int) string {
+	switch {
+	case master.Pending():
+		return "an interrupted rotation of the key file, finished at start"
+	case n > 0:
+		return "secrets resealed at start under the current key"
+	}
+	return ""
+}
+
 // openDoors loads the master key (TOOLGATE_MASTER_KEY, else <data>/master.key, created at first start with mode
 // 0600), reseals every secret not under it (finishing a rotation, which it logs as an event), and builds the
 // network door with the private-egress allowance. A secret sealed under a key the server does not have stops the
 // start.
-func openDoors(ctx context.Context, f *pflag.FlagSet, data string, store registry.SecretStore,
-	events eventAppender, log *slog.Logger) (*host.Door, *seal.Master, error) {
+func openDoors(ctx context.Context, f *pflag.FlagSet, data string, store secretLog,
+	log *slog.Logger) (*host.Door, *seal.Master, error) {
 	allowFlag, _ := f.GetString("allow-private-egress")
 	allow, err := host.ParseAllowPrivateEgress(allowFlag)
 	if err != nil {
@@ -88,22 +102,16 @@ func openDoors(ctx context.Context, f *pflag.FlagSet, data string, store registr
 	if err != nil {
 		return nil, nil, fmt.Errorf("secrets: %w", err)
 	}
-	key := master.Keyring().Current().ID()
-	if master.Pending() {
+	if reason := rotatedAtStart(master, n); reason != "" {
 		if err := master.Finish(); err != nil {
 			return nil, nil, err
 		}
-		id, err := logRotation(ctx, events, key, "", n, "an interrupted rotation of the key file, finished at start")
+		key := master.Keyring().Current().ID()
+		id, err := logRotation(ctx, store, key, "", n, reason)
 		if err != nil {
 			return nil, nil, err
 		}
-		log.Info("finished an interrupted master key rotation", "resealed", n, "key_id", key, "event", id)
-	} else if n > 0 {
-		id, err := logRotation(ctx, events, key, "", n, "secrets resealed at start under the current key")
-		if err != nil {
-			return nil, nil, err
-		}
-		log.Info("resealed secrets under the current master key", "resealed", n, "key_id", key, "event", id)
+		log.Info(reason, "resealed", n, "key_id", key, "event", id)
 	}
 	door, err := host.NewDoor(host.DoorConfig{AllowPrivateEgress: allow})
 	if err != nil {

@@ -95,7 +95,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer store.Close()
-	door, master, err := openDoors(ctx, f, data, store, store, log)
+	door, master, err := openDoors(ctx, f, data, store, log)
 	if err != nil {
 		return err
 	}
